@@ -1,0 +1,229 @@
+//! Key files: raw binary secrets shared by every host and guest.
+
+use std::fmt;
+use std::fs::{self, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+/// The compiled-in key path of fence_xvm and fence_virtd.
+pub const DEFAULT_KEY_FILE: &str = "/etc/cluster/fence_xvm.key";
+/// Bytes past this length are ignored, as the original does.
+pub const MAX_KEY_LEN: usize = 4096;
+/// Size of a freshly generated key.
+pub const DEFAULT_GENERATED_KEY_LEN: usize = 4096;
+/// Keys shorter than this are reported as weak by `check`.
+pub const MIN_RECOMMENDED_KEY_LEN: usize = 16;
+
+/// Why a key file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// The file could not be opened or read.
+    #[error("cannot read key file {path}: {source}")]
+    Unreadable { path: PathBuf, source: io::Error },
+    /// The file exists but holds no bytes: nothing could be signed with it.
+    #[error("key file {path} is empty")]
+    Empty { path: PathBuf },
+    /// `generate` would overwrite an existing file.
+    #[error("key file {path} already exists (use --force to overwrite)")]
+    Exists { path: PathBuf },
+    /// Writing a generated key failed.
+    #[error("cannot write key file {path}: {source}")]
+    Unwritable { path: PathBuf, source: io::Error },
+    /// A requested key length is out of range.
+    #[error("key length {0} is out of range (1 to {MAX_KEY_LEN} bytes)")]
+    BadLength(usize),
+}
+
+/// A shared secret as read from a key file: exactly the file's bytes (a
+/// trailing newline is part of the key), at most [`MAX_KEY_LEN`] of them.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Key(Vec<u8>);
+
+impl fmt::Debug for Key {
+    /// Never prints the secret itself.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Key({} bytes, {})", self.0.len(), self.fingerprint())
+    }
+}
+
+impl Key {
+    /// Wraps raw key bytes (truncated to [`MAX_KEY_LEN`]).
+    pub fn from_bytes(bytes: &[u8]) -> Self {
+        Key(bytes[..bytes.len().min(MAX_KEY_LEN)].to_vec())
+    }
+
+    /// Reads a key file. A missing, unreadable or empty file is an error
+    /// naming the path; bytes past 4096 are ignored.
+    pub fn read(path: &Path) -> Result<Self, KeyError> {
+        let unreadable = |source| KeyError::Unreadable { path: path.to_path_buf(), source };
+        let file = fs::File::open(path).map_err(unreadable)?;
+        let mut bytes = Vec::with_capacity(MAX_KEY_LEN);
+        file.take(MAX_KEY_LEN as u64).read_to_end(&mut bytes).map_err(unreadable)?;
+        if bytes.is_empty() {
+            return Err(KeyError::Empty { path: path.to_path_buf() });
+        }
+        Ok(Key(bytes))
+    }
+
+    /// The secret bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// Number of key bytes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True for a zero-length key.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// A short, non-secret fingerprint for comparing keys across machines:
+    /// the first 16 bytes of SHA-256 over the key, as colon-separated hex.
+    pub fn fingerprint(&self) -> String {
+        let digest = Sha256::digest(&self.0);
+        let pairs: Vec<String> = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+        format!("SHA256:{}", pairs.join(":"))
+    }
+}
+
+/// Writes `len` random bytes from the operating system to `path` with mode
+/// 0600. Refuses to replace an existing file unless `force` is set; a
+/// replacement is written to a temporary file first and renamed, so a
+/// failure never leaves a half-written key.
+pub fn generate_key_file(path: &Path, len: usize, force: bool) -> Result<Key, KeyError> {
+    if len == 0 || len > MAX_KEY_LEN {
+        return Err(KeyError::BadLength(len));
+    }
+    if !force && fs::symlink_metadata(path).is_ok() {
+        return Err(KeyError::Exists { path: path.to_path_buf() });
+    }
+    let mut bytes = vec![0u8; len];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+
+    let unwritable = |source| KeyError::Unwritable { path: path.to_path_buf(), source };
+    let file_name = path.file_name().ok_or_else(|| unwritable(io::Error::other("not a file path")))?;
+    let tmp = path.with_file_name(format!(".{}.tmp{}", file_name.to_string_lossy(), std::process::id()));
+    let write = || -> io::Result<()> {
+        let mut file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
+        file.write_all(&bytes)?;
+        file.sync_all()?;
+        fs::rename(&tmp, path)
+    };
+    if let Err(e) = write() {
+        let _ = fs::remove_file(&tmp);
+        return Err(unwritable(e));
+    }
+    Ok(Key(bytes))
+}
+
+/// Findings of `fence_virt_key check`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckReport {
+    /// Key length in bytes.
+    pub len: usize,
+    /// Permission bits of the file.
+    pub mode: u32,
+    /// Warnings; empty when the file is fine.
+    pub warnings: Vec<String>,
+}
+
+impl CheckReport {
+    /// Reads the key at `path` and reports weak permissions or length.
+    pub fn for_file(path: &Path) -> Result<(Key, CheckReport), KeyError> {
+        let key = Key::read(path)?;
+        let meta = fs::metadata(path).map_err(|source| KeyError::Unreadable { path: path.to_path_buf(), source })?;
+        let mode = meta.permissions().mode() & 0o7777;
+        let mut warnings = Vec::new();
+        if mode & 0o077 != 0 {
+            warnings.push(format!(
+                "{} is readable or writable by group or others (mode {mode:04o}); run: chmod 600 {}",
+                path.display(),
+                path.display()
+            ));
+        }
+        if key.len() < MIN_RECOMMENDED_KEY_LEN {
+            warnings.push(format!(
+                "{} holds only {} bytes; use at least {MIN_RECOMMENDED_KEY_LEN} (fence_virt_key generate makes {DEFAULT_GENERATED_KEY_LEN})",
+                path.display(),
+                key.len()
+            ));
+        }
+        let len = key.len();
+        Ok((key, CheckReport { len, mode, warnings }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_keeps_exact_bytes_and_truncates_at_4096() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("k");
+        fs::write(&p, b"secret\n").unwrap();
+        assert_eq!(Key::read(&p).unwrap().as_bytes(), b"secret\n");
+        fs::write(&p, vec![7u8; 5000]).unwrap();
+        assert_eq!(Key::read(&p).unwrap().len(), 4096);
+    }
+
+    #[test]
+    fn read_errors_name_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.key");
+        let err = Key::read(&missing).unwrap_err().to_string();
+        assert!(err.contains("missing.key") && err.contains("No such file"), "{err}");
+        let empty = dir.path().join("empty.key");
+        fs::write(&empty, b"").unwrap();
+        assert_eq!(Key::read(&empty).unwrap_err().to_string(), format!("key file {} is empty", empty.display()));
+        let err = Key::read(dir.path()).unwrap_err().to_string();
+        assert!(err.starts_with("cannot read key file"), "{err}");
+    }
+
+    #[test]
+    fn generate_writes_0600_and_refuses_to_overwrite() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("new.key");
+        let key = generate_key_file(&p, DEFAULT_GENERATED_KEY_LEN, false).unwrap();
+        assert_eq!(fs::read(&p).unwrap(), key.as_bytes());
+        assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+        let err = generate_key_file(&p, 32, false).unwrap_err();
+        assert!(matches!(err, KeyError::Exists { .. }));
+        assert_eq!(fs::read(&p).unwrap().len(), 4096, "refused overwrite must not touch the key");
+        let again = generate_key_file(&p, 32, true).unwrap();
+        assert_eq!(fs::read(&p).unwrap(), again.as_bytes());
+        assert_ne!(key, again);
+        assert!(matches!(generate_key_file(&p, 0, true), Err(KeyError::BadLength(0))));
+        assert!(matches!(generate_key_file(&p, 4097, true), Err(KeyError::BadLength(4097))));
+    }
+
+    #[test]
+    fn fingerprint_is_stable_and_hides_the_key() {
+        let a = Key::from_bytes(b"example-key");
+        assert_eq!(a.fingerprint(), Key::from_bytes(b"example-key").fingerprint());
+        assert_ne!(a.fingerprint(), Key::from_bytes(b"example-key\n").fingerprint());
+        assert!(a.fingerprint().starts_with("SHA256:"));
+        assert!(!format!("{a:?}").contains("example"));
+    }
+
+    #[test]
+    fn check_warns_on_open_permissions_and_short_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("k");
+        fs::write(&p, b"short").unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
+        let (_, report) = CheckReport::for_file(&p).unwrap();
+        assert_eq!(report.mode, 0o644);
+        assert_eq!(report.warnings.len(), 2, "{:?}", report.warnings);
+        fs::write(&p, [1u8; 64]).unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(CheckReport::for_file(&p).unwrap().1.warnings.is_empty());
+    }
+}
