@@ -1,0 +1,98 @@
+//! Ways of reaching fence_virtd. Every transport ends in a connected,
+//! authenticated stream on which the daemon's answer is read.
+
+pub mod multicast;
+pub mod tcp;
+
+use std::time::Duration;
+
+use keys::HashAlgorithm;
+use protocol::auth::{client_handshake, AuthError};
+use protocol::hostlist::{read_host_list, HostListError};
+use protocol::{HostRecord, ResultCode};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio::time::{timeout_at, Instant};
+
+/// What the daemon answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// A result byte.
+    Result(ResultCode),
+    /// A host list (after the 0xFD marker).
+    HostList(Vec<HostRecord>),
+}
+
+/// Why no answer was obtained.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    /// No daemon called back before the timeout (multicast).
+    #[error("Timed out waiting for response")]
+    NoCallback,
+    /// The callback listener could not be opened.
+    #[error("Failed to listen: {0}")]
+    Listen(std::io::Error),
+    /// Sending the request failed.
+    #[error("Failed to send request: {0}")]
+    Send(std::io::Error),
+    /// TCP connect failed.
+    #[error("Unable to connect to fence_virtd host {addr} {source}")]
+    Connect {
+        /// Target.
+        addr: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// Challenge/response failed.
+    #[error("Invalid response to challenge ({0})")]
+    Auth(AuthError),
+    /// No result byte within the timeout.
+    #[error("Unknown response (-1)")]
+    NoResult,
+    /// Reading the host list failed.
+    #[error("{0}")]
+    HostList(HostListError),
+    /// The transport is not available in this build.
+    #[error("{0}")]
+    Unsupported(&'static str),
+}
+
+/// Authentication settings shared by all transports.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    /// Key bytes (empty when both algorithms are none).
+    pub key: Vec<u8>,
+    /// Packet signature algorithm.
+    pub hash: HashAlgorithm,
+    /// Challenge/response algorithm.
+    pub auth: HashAlgorithm,
+}
+
+/// Runs the challenge/response on a connected stream and reads the answer.
+/// No step may run past `deadline`.
+pub async fn authenticate_and_read<S>(
+    stream: &mut S,
+    creds: &Credentials,
+    deadline: Instant,
+) -> Result<Answer, TransportError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let remaining = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
+    match timeout_at(deadline, client_handshake(stream, creds.auth, &creds.key, remaining)).await {
+        Err(_) => return Err(TransportError::Auth(AuthError::Timeout("challenge/response"))),
+        Ok(Err(e)) => return Err(TransportError::Auth(e)),
+        Ok(Ok(())) => {}
+    }
+    let mut byte = [0u8; 1];
+    match timeout_at(deadline, stream.read(&mut byte)).await {
+        Err(_) => Err(TransportError::NoResult),
+        Ok(Err(_)) | Ok(Ok(0)) => Ok(Answer::Result(ResultCode::Failure)),
+        Ok(Ok(_)) => match ResultCode::from_byte(byte[0]) {
+            ResultCode::HostListFollows => {
+                let remaining = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
+                read_host_list(stream, remaining).await.map(Answer::HostList).map_err(TransportError::HostList)
+            }
+            code => Ok(Answer::Result(code)),
+        },
+    }
+}
