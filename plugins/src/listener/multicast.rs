@@ -1,0 +1,167 @@
+//! The multicast listener (fence_xvm): requests arrive as UDP datagrams on
+//! a multicast group; the daemon connects back to the address in the
+//! request and runs the exchange there.
+//!
+//! The receive loop never waits on anything but the socket: verification
+//! is cheap and done inline, everything else runs on a task per request.
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+
+use protocol::{Request, REQUEST_LEN};
+use socket2::{Domain, InterfaceIndexOrAddress, Protocol, SockAddr, Socket, Type};
+use tokio::net::{TcpStream, UdpSocket};
+use tokio::time::timeout;
+
+use super::{current_auth, session, BoxFuture, Deadlines, Declined, Dispatch, Listener, ListenerStats, SharedAuth, Source};
+
+/// Receive buffer asked of the kernel, so floods do not drop good packets.
+const RECV_BUFFER: usize = 4 << 20;
+
+/// Where to listen.
+#[derive(Debug, Clone)]
+pub struct MulticastConfig {
+    /// Group to join (its family is the listener's family).
+    pub group: IpAddr,
+    /// UDP port.
+    pub port: u16,
+    /// Interface index to join on (`None`: let the kernel choose).
+    pub interface_index: Option<u32>,
+    /// Require the callback address in the request to equal the datagram's
+    /// source address (off only for NAT setups).
+    pub require_source_match: bool,
+}
+
+/// A bound multicast listener.
+pub struct MulticastListener {
+    socket: UdpSocket,
+    config: MulticastConfig,
+    auth: SharedAuth,
+    deadlines: Deadlines,
+    stats: Arc<ListenerStats>,
+}
+
+impl MulticastListener {
+    /// Binds the port and joins the group (inside a tokio runtime).
+    pub fn bind(config: MulticastConfig, auth: SharedAuth, deadlines: Deadlines, stats: Arc<ListenerStats>) -> io::Result<Self> {
+        let wildcard = match config.group {
+            IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+        };
+        let bind_addr = SocketAddr::new(wildcard, config.port);
+        let socket = Socket::new(Domain::for_address(bind_addr), Type::DGRAM, Some(Protocol::UDP))?;
+        socket.set_reuse_address(true)?;
+        if let Err(e) = socket.set_recv_buffer_size(RECV_BUFFER) {
+            tracing::debug!("could not enlarge the receive buffer: {e}");
+        }
+        match config.group {
+            IpAddr::V4(group) => {
+                socket.bind(&SockAddr::from(bind_addr))?;
+                let iface = match config.interface_index {
+                    Some(i) => InterfaceIndexOrAddress::Index(i),
+                    None => InterfaceIndexOrAddress::Address(Ipv4Addr::UNSPECIFIED),
+                };
+                socket.join_multicast_v4_n(&group, &iface)?;
+            }
+            IpAddr::V6(group) => {
+                socket.set_only_v6(true)?;
+                socket.bind(&SockAddr::from(bind_addr))?;
+                socket.set_multicast_loop_v6(true)?;
+                socket.join_multicast_v6(&group, config.interface_index.unwrap_or(0))?;
+            }
+        }
+        socket.set_nonblocking(true)?;
+        Ok(MulticastListener { socket: UdpSocket::from_std(socket.into())?, config, auth, deadlines, stats })
+    }
+}
+
+async fn call_back(
+    request: Request,
+    callback: SocketAddr,
+    source: Source,
+    auth: Arc<super::ListenerAuth>,
+    dispatch: Arc<dyn Dispatch>,
+    admission: super::Admission,
+    deadlines: Deadlines,
+    stats: Arc<ListenerStats>,
+) {
+    let stream = match timeout(deadlines.connect, TcpStream::connect(callback)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            ListenerStats::bump(&stats.callback_failures);
+            tracing::warn!("{request}: failed to call back {callback}: {e}");
+            return;
+        }
+        Err(_) => {
+            ListenerStats::bump(&stats.callback_failures);
+            tracing::warn!("{request}: failed to call back {callback}: timed out");
+            return;
+        }
+    };
+    let _ = socket2::SockRef::from(&stream).set_keepalive(true);
+    let _ = stream.set_nodelay(true);
+    session::serve(stream, request, source, auth, dispatch, admission, deadlines, stats).await;
+}
+
+impl Listener for MulticastListener {
+    fn name(&self) -> &'static str {
+        "multicast"
+    }
+
+    fn serve(self: Box<Self>, dispatch: Arc<dyn Dispatch>) -> BoxFuture<io::Result<()>> {
+        Box::pin(async move {
+            // One byte more than a request, so oversized datagrams are seen as such.
+            let mut buf = [0u8; REQUEST_LEN + 1];
+            loop {
+                let (len, from) = match self.socket.recv_from(&mut buf).await {
+                    Ok(x) => x,
+                    Err(e) => {
+                        tracing::warn!("multicast receive failed: {e}");
+                        continue;
+                    }
+                };
+                ListenerStats::bump(&self.stats.received);
+                let creds = current_auth(&self.auth);
+                let request = match Request::verify_and_decode(&buf[..len], &creds.key, creds.hash) {
+                    Ok(r) => r,
+                    Err(reason) => {
+                        self.stats.reject(from.ip(), &reason);
+                        continue;
+                    }
+                };
+                let Some(callback) = request.callback else {
+                    self.stats.reject(from.ip(), &"request without callback address");
+                    continue;
+                };
+                if self.config.require_source_match && callback.ip() != from.ip() {
+                    self.stats.reject(from.ip(), &format_args!("callback address {} differs from the sender", callback.ip()));
+                    continue;
+                }
+                ListenerStats::bump(&self.stats.verified);
+                let source = Source { identity: callback.ip().to_string(), peer: Some(from) };
+                let admission = match dispatch.admit(&request, &source) {
+                    Ok(a) => a,
+                    Err(Declined::Duplicate) => {
+                        ListenerStats::bump(&self.stats.duplicates);
+                        continue;
+                    }
+                    Err(Declined::Busy) => {
+                        ListenerStats::bump(&self.stats.busy);
+                        continue;
+                    }
+                };
+                tokio::spawn(call_back(
+                    request,
+                    callback,
+                    source,
+                    creds,
+                    dispatch.clone(),
+                    admission,
+                    self.deadlines,
+                    self.stats.clone(),
+                ));
+            }
+        })
+    }
+}
