@@ -1,0 +1,234 @@
+//! The dispatcher: between listeners and the backend.
+//!
+//! listener → [`Dispatcher::admit`] (load bound, history) → authentication
+//! (listener) → [`Dispatcher::execute`] (permission map, per-domain queue,
+//! backend on the blocking pool) → reply.
+//!
+//! Requests for different domains run in parallel; requests for the same
+//! domain (by UUID, however it was named) are serialized so a destroy and a
+//! start never interleave.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use plugins::backend::{Backend, BackendError, Power};
+use plugins::listener::{Admission, BoxFuture, Declined, Dispatch, Reply, Source};
+use protocol::{Operation, Request, ResultCode};
+use tokio::sync::Semaphore;
+
+use crate::history::History;
+use crate::permissions::PermissionMap;
+
+/// Limits of the dispatcher.
+#[derive(Debug, Clone, Copy)]
+pub struct DispatchLimits {
+    /// Requests admitted and not yet finished, at most.
+    pub max_in_flight: usize,
+    /// Deadline of one backend operation (reboot included).
+    pub operation_timeout: Duration,
+}
+
+impl Default for DispatchLimits {
+    fn default() -> Self {
+        DispatchLimits { max_in_flight: 64, operation_timeout: Duration::from_secs(60) }
+    }
+}
+
+struct Inner {
+    backend: Arc<dyn Backend>,
+    permissions: RwLock<Arc<PermissionMap>>,
+    history: Mutex<History>,
+    domain_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    in_flight: Arc<Semaphore>,
+    limits: DispatchLimits,
+    last_busy_log: Mutex<Option<Instant>>,
+}
+
+/// The daemon's [`Dispatch`] implementation.
+#[derive(Clone)]
+pub struct Dispatcher {
+    inner: Arc<Inner>,
+}
+
+impl Dispatcher {
+    /// A dispatcher over `backend` with the given permission map.
+    pub fn new(backend: Arc<dyn Backend>, permissions: PermissionMap, limits: DispatchLimits) -> Self {
+        Dispatcher {
+            inner: Arc::new(Inner {
+                backend,
+                permissions: RwLock::new(Arc::new(permissions)),
+                history: Mutex::new(History::default()),
+                domain_locks: Mutex::new(HashMap::new()),
+                in_flight: Arc::new(Semaphore::new(limits.max_in_flight)),
+                limits,
+                last_busy_log: Mutex::new(None),
+            }),
+        }
+    }
+
+    /// Replaces the permission map (SIGHUP).
+    pub fn set_permissions(&self, permissions: PermissionMap) {
+        *self.inner.permissions.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(permissions);
+    }
+
+    /// Requests admitted and not finished.
+    pub fn in_flight(&self) -> usize {
+        self.inner.limits.max_in_flight - self.inner.in_flight.available_permits()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Inner {
+    fn permissions(&self) -> Arc<PermissionMap> {
+        self.permissions.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    async fn blocking<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&dyn Backend, Instant) -> Result<T, BackendError> + Send + 'static,
+    ) -> Result<T, BackendError> {
+        let backend = self.backend.clone();
+        let deadline = Instant::now() + self.limits.operation_timeout;
+        tokio::task::spawn_blocking(move || f(backend.as_ref(), deadline))
+            .await
+            .unwrap_or_else(|e| Err(BackendError::Unavailable(format!("backend task failed: {e}"))))
+    }
+
+    fn domain_lock(&self, uuid: &str) -> Arc<tokio::sync::Mutex<()>> {
+        lock(&self.domain_locks).entry(uuid.to_string()).or_default().clone()
+    }
+
+    fn release_domain_lock(&self, uuid: &str, held: Arc<tokio::sync::Mutex<()>>) {
+        let mut locks = lock(&self.domain_locks);
+        // Ours and the map's: nobody else waits for it.
+        if Arc::strong_count(&held) == 2 {
+            locks.remove(uuid);
+        }
+    }
+
+    async fn execute(self: Arc<Self>, request: Request, source: Source) -> Reply {
+        let started = Instant::now();
+        let (reply, detail) = self.perform(&request, &source).await;
+        let outcome = match &reply {
+            Reply::Code(code) => code.name(),
+            Reply::HostList(records) => format!("{} domain(s)", records.len()),
+        };
+        let domain = if request.domain.is_empty() { "-" } else { request.domain.as_str() };
+        let detail = detail.map(|d| format!(" ({d})")).unwrap_or_default();
+        tracing::info!(
+            "request from {}: {} {} seqno {} -> {}{} in {:.1} ms",
+            source.identity,
+            request.operation.name(),
+            domain,
+            request.seqno,
+            outcome,
+            detail,
+            started.elapsed().as_secs_f64() * 1000.0
+        );
+        reply
+    }
+
+    async fn perform(self: &Arc<Self>, request: &Request, source: &Source) -> (Reply, Option<String>) {
+        match request.operation {
+            Operation::Null => (Reply::Code(ResultCode::Failure), Some("null operation always fails".into())),
+            Operation::DevStatus => match self.blocking(|b, _| b.devstatus()).await {
+                Ok(()) => (Reply::Code(ResultCode::Success), None),
+                Err(e) => (Reply::Code(ResultCode::Failure), Some(e.to_string())),
+            },
+            Operation::HostList => match self.blocking(|b, _| b.host_list()).await {
+                Ok(records) => {
+                    let perms = self.permissions();
+                    let visible = records
+                        .into_iter()
+                        .filter(|r| perms.allows(&source.identity, &[r.name.as_str(), r.uuid.as_str()]))
+                        .collect();
+                    (Reply::HostList(visible), None)
+                }
+                Err(e) => (Reply::Code(ResultCode::Failure), Some(e.to_string())),
+            },
+            Operation::Off | Operation::On | Operation::Reboot | Operation::Status => {
+                self.perform_on_domain(request, source).await
+            }
+        }
+    }
+
+    async fn perform_on_domain(self: &Arc<Self>, request: &Request, source: &Source) -> (Reply, Option<String>) {
+        let perms = self.permissions();
+        let requested = request.domain.clone();
+        let allowed_as_named = perms.allows(&source.identity, &[requested.as_str()]);
+        let id = match self.blocking({
+            let d = requested.clone();
+            move |b, _| b.lookup(&d)
+        })
+        .await
+        {
+            Ok(id) => id,
+            Err(e) if !allowed_as_named => {
+                return (Reply::Code(ResultCode::PermissionDenied), Some(format!("not in the sender's groups; {e}")))
+            }
+            Err(e) => return (Reply::Code(ResultCode::Failure), Some(e.to_string())),
+        };
+        if !allowed_as_named && !perms.allows(&source.identity, &[id.name.as_str(), id.uuid.as_str()]) {
+            return (Reply::Code(ResultCode::PermissionDenied), Some("not in the sender's groups".into()));
+        }
+        let domain_lock = self.domain_lock(&id.uuid);
+        let result = {
+            let _serialized = domain_lock.lock().await;
+            let operation = request.operation;
+            let target = id.uuid.clone();
+            self.blocking(move |b, deadline| match operation {
+                Operation::Off => b.off(&target).map(|()| ResultCode::Success),
+                Operation::On => b.on(&target, deadline).map(|()| ResultCode::Success),
+                Operation::Reboot => b.reboot(&target, deadline).map(|()| ResultCode::Success),
+                _ => b.status(&target).map(|p| if p == Power::On { ResultCode::Success } else { ResultCode::Off }),
+            })
+            .await
+        };
+        self.release_domain_lock(&id.uuid, domain_lock);
+        match result {
+            Ok(code) => (Reply::Code(code), None),
+            Err(e) => (Reply::Code(ResultCode::Failure), Some(e.to_string())),
+        }
+    }
+}
+
+impl Dispatch for Dispatcher {
+    fn admit(&self, request: &Request, source: &Source) -> Result<Admission, Declined> {
+        let Ok(permit) = self.inner.in_flight.clone().try_acquire_owned() else {
+            let mut last = lock(&self.inner.last_busy_log);
+            if last.is_none_or(|t| t.elapsed() >= Duration::from_secs(5)) {
+                *last = Some(Instant::now());
+                tracing::warn!(
+                    "{} requests in flight (the limit): dropping {} from {}; the client will retransmit",
+                    self.inner.limits.max_in_flight,
+                    request,
+                    source.identity
+                );
+            }
+            return Err(Declined::Busy);
+        };
+        if !lock(&self.inner.history).begin(request, Instant::now()) {
+            tracing::debug!("{request} from {}: already being served or just served; dropped", source.identity);
+            return Err(Declined::Duplicate);
+        }
+        let inner = self.inner.clone();
+        let remembered = request.clone();
+        Ok(Admission::new(move |answered| {
+            let mut history = lock(&inner.history);
+            if answered {
+                history.answered(&remembered, Instant::now());
+            } else {
+                history.abandoned(&remembered);
+            }
+            drop(permit);
+        }))
+    }
+
+    fn execute(&self, request: Request, source: Source) -> BoxFuture<Reply> {
+        Box::pin(self.inner.clone().execute(request, source))
+    }
+}

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what building and testing the suite needs on Debian 12 (as root):
+# libvirt headers for the `virt` crate, the stock fence-virt binaries (the
+# compatibility oracle), iproute2 for network namespaces. Idempotent.
+set -euo pipefail
+packages=(libvirt-dev libvirt0 pkg-config gcc fence-virt fence-virtd iproute2 procps)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # fence-virtd's maintainer scripts try to start the service; there is no
+  # init system to start it in a container, which is what we want.
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if ! command -v cargo >/dev/null; then
+  echo "setup: cargo is not installed (install Rust with rustup, then re-run)" >&2
+  exit 1
+fi
+# The Debian service must not hold port 1229 while tests run.
+pkill -x fence_virtd 2>/dev/null || true

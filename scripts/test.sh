@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Runs every test of the suite: unit tests, and end-to-end tests in network
+# namespaces against the stock fence-virt binaries and libvirt's test driver.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+cargo build --workspace --all-targets --locked
+cargo test --workspace --locked -- --test-threads=2
