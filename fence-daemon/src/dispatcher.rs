@@ -160,11 +160,12 @@ impl Inner {
         let perms = self.permissions();
         let requested = request.domain.clone();
         let allowed_as_named = perms.allows(&source.identity, &[requested.as_str()]);
-        let id = match self.blocking({
-            let d = requested.clone();
-            move |b, _| b.lookup(&d)
-        })
-        .await
+        let id = match self
+            .blocking({
+                let d = requested.clone();
+                move |b, _| b.lookup(&d)
+            })
+            .await
         {
             Ok(id) => id,
             Err(e) if !allowed_as_named => {

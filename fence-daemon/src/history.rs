@@ -20,7 +20,11 @@ struct Fingerprint {
 
 impl Fingerprint {
     fn of(request: &Request) -> Self {
-        Fingerprint { operation: request.operation.code(), seqno: request.seqno, domain: request.domain.to_ascii_lowercase() }
+        Fingerprint {
+            operation: request.operation.code(),
+            seqno: request.seqno,
+            domain: request.domain.to_ascii_lowercase(),
+        }
     }
 }
 

@@ -51,7 +51,11 @@ mod tests {
     use super::*;
 
     fn group(ips: &[&str], targets: &[&str]) -> Group {
-        Group { name: None, ips: ips.iter().map(|s| s.to_string()).collect(), targets: targets.iter().map(|s| s.to_string()).collect() }
+        Group {
+            name: None,
+            ips: ips.iter().map(|s| s.to_string()).collect(),
+            targets: targets.iter().map(|s| s.to_string()).collect(),
+        }
     }
 
     #[test]

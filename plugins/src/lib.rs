@@ -23,10 +23,17 @@ pub struct PluginInfo {
 
 /// Built-in listeners.
 pub const LISTENERS: &[PluginInfo] = &[
-    PluginInfo { name: "multicast", version: "1.3", description: "fence_xvm requests on a multicast group, answered over a TCP callback" },
+    PluginInfo {
+        name: "multicast",
+        version: "1.3",
+        description: "fence_xvm requests on a multicast group, answered over a TCP callback",
+    },
     PluginInfo { name: "tcp", version: "0.2", description: "fence_virt -T requests over TCP" },
 ];
 
 /// Built-in backends.
-pub const BACKENDS: &[PluginInfo] =
-    &[PluginInfo { name: "libvirt", version: "0.3", description: "libvirt domains (qemu:///system, test:///default, ...)" }];
+pub const BACKENDS: &[PluginInfo] = &[PluginInfo {
+    name: "libvirt",
+    version: "0.3",
+    description: "libvirt domains (qemu:///system, test:///default, ...)",
+}];

@@ -156,7 +156,10 @@ impl Lan {
         for i in 0..count {
             let host = Netns::new();
             let outside = format!("h{i}");
-            ip(&["link", "add", &outside, "netns", &hub.name, "type", "veth", "peer", "name", "eth0", "netns", &host.name]);
+            ip(&[
+                "link", "add", &outside, "netns", &hub.name, "type", "veth", "peer", "name", "eth0", "netns",
+                &host.name,
+            ]);
             hub.ip(&["link", "set", &outside, "master", "br0", "up"]);
             host.ip(&["addr", "add", &format!("{}/24", Self::address(i)), "dev", "eth0"]);
             host.ip(&["link", "set", "eth0", "up"]);

@@ -79,7 +79,9 @@ fn fence_xvm_matrix_against_stock_daemon() {
     assert_eq!(code(&xvm(&["-o", "monitor", "-t", "5"])), 0);
     assert_eq!(code(&xvm(&["-o", "status", "-H", "test", "-c", "sha512", "-t", "5"])), 0, "sha512 packet");
 
-    for (stdin, expected) in [("action=status\nport=test\n", 0), ("action = off\nplug = test\n", 0), ("action=status\nplug=test\n", 2)] {
+    for (stdin, expected) in
+        [("action=status\nport=test\n", 0), ("action = off\nplug = test\n", 0), ("action=status\nplug=test\n", 2)]
+    {
         let text = format!("{stdin}key_file={}\ntimeout=5\nnodename=guest1\n", key.display());
         let out = s.ns.run(our_bin("fence_xvm"), &[], Some(&text));
         assert_eq!(code(&out), expected, "stdin {stdin:?}: {out:?}");

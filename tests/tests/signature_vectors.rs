@@ -50,7 +50,10 @@ fn stock_client_packets_verify_with_our_code() {
         tampered[10] ^= 1;
         if algorithm != HashAlgorithm::None {
             assert!(Request::verify_and_decode(&tampered[..len], key_bytes, algorithm).is_err());
-            assert!(Request::verify_and_decode(&buf[..len], b"vector-key", algorithm).is_err(), "newline is part of the key");
+            assert!(
+                Request::verify_and_decode(&buf[..len], b"vector-key", algorithm).is_err(),
+                "newline is part of the key"
+            );
         }
         // Drain the retransmissions of this run before the next one.
         std::thread::sleep(Duration::from_millis(1100));
@@ -76,11 +79,19 @@ fn our_signatures_are_accepted_by_the_stock_daemon() {
     let mut daemon = Guard::spawn(cmd, &dir.path().join("daemon.log"));
     assert!(wait_for(Duration::from_secs(10), || udp_port_bound(&ns, 1229)), "{}", daemon.log());
     for hash in ["sha1", "sha256", "sha512"] {
-        let out = ns.run(our_bin("fence_xvm"), &["-k", key.to_str().unwrap(), "-c", hash, "-o", "status", "-H", "test", "-t", "5"], None);
+        let out = ns.run(
+            our_bin("fence_xvm"),
+            &["-k", key.to_str().unwrap(), "-c", hash, "-o", "status", "-H", "test", "-t", "5"],
+            None,
+        );
         assert_eq!(out.status.code(), Some(0), "hash {hash}: {out:?}");
     }
     for auth in ["sha1", "sha512"] {
-        let out = ns.run(our_bin("fence_xvm"), &["-k", key.to_str().unwrap(), "-C", auth, "-o", "status", "-H", "test", "-t", "3"], None);
+        let out = ns.run(
+            our_bin("fence_xvm"),
+            &["-k", key.to_str().unwrap(), "-C", auth, "-o", "status", "-H", "test", "-t", "3"],
+            None,
+        );
         assert_eq!(out.status.code(), Some(1), "auth {auth} differs from the daemon's sha256: {out:?}");
     }
     assert!(daemon.alive());

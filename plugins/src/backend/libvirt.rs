@@ -123,8 +123,11 @@ impl LibvirtBackend {
 
     fn find(connections: &[Connect], domain: &str) -> Result<(Connect, Domain), BackendError> {
         for conn in connections {
-            let found =
-                if is_uuid(domain) { conn.lookup_domain_by_uuid_string(domain) } else { conn.lookup_domain_by_name(domain) };
+            let found = if is_uuid(domain) {
+                conn.lookup_domain_by_uuid_string(domain)
+            } else {
+                conn.lookup_domain_by_name(domain)
+            };
             match found {
                 Ok(dom) => return Ok((conn.clone(), dom)),
                 Err(e) if e.code().is(ErrorNumber::NoDomain) => continue,
@@ -141,7 +144,12 @@ impl LibvirtBackend {
         }
     }
 
-    fn wait_running(conn: &Connect, domain: &str, deadline: Instant, operation: &'static str) -> Result<(), BackendError> {
+    fn wait_running(
+        conn: &Connect,
+        domain: &str,
+        deadline: Instant,
+        operation: &'static str,
+    ) -> Result<(), BackendError> {
         let running = wait_until(deadline, || {
             Self::find(std::slice::from_ref(conn), domain)
                 .ok()
@@ -249,7 +257,8 @@ impl Backend for LibvirtBackend {
         self.with_retry(|conns| {
             let mut records = Vec::new();
             for conn in conns {
-                let domains = conn.list_all_domains(0).map_err(|e| BackendError::Unavailable(e.message().to_string()))?;
+                let domains =
+                    conn.list_all_domains(0).map_err(|e| BackendError::Unavailable(e.message().to_string()))?;
                 for dom in domains {
                     let (Ok(name), Ok(uuid)) = (dom.name(), dom.uuid_string()) else { continue };
                     let state = raw_state(&dom).unwrap_or(0);
@@ -267,8 +276,11 @@ mod tests {
     use super::*;
 
     fn backend() -> LibvirtBackend {
-        LibvirtBackend::connect(LibvirtConfig { uris: vec!["test:///default".into()], reboot_method: RebootMethod::Cycle })
-            .expect("the libvirt test driver is built into libvirt")
+        LibvirtBackend::connect(LibvirtConfig {
+            uris: vec!["test:///default".into()],
+            reboot_method: RebootMethod::Cycle,
+        })
+        .expect("the libvirt test driver is built into libvirt")
     }
 
     fn deadline() -> Instant {
@@ -292,7 +304,11 @@ mod tests {
         assert_eq!(b.status("test").unwrap(), Power::On);
         // The test driver's default state is shared by every connection of
         // the process, so the reset method is checked in the same test.
-        let reset = LibvirtBackend::connect(LibvirtConfig { uris: vec!["test:///default".into()], reboot_method: RebootMethod::Reset }).unwrap();
+        let reset = LibvirtBackend::connect(LibvirtConfig {
+            uris: vec!["test:///default".into()],
+            reboot_method: RebootMethod::Reset,
+        })
+        .unwrap();
         reset.reboot("test", deadline()).unwrap();
         assert_eq!(reset.status("test").unwrap(), Power::On);
     }
@@ -308,9 +324,12 @@ mod tests {
 
     #[test]
     fn no_reachable_uri_is_an_error() {
-        let err = LibvirtBackend::connect(LibvirtConfig { uris: vec!["test:///nonexistent/file.xml".into()], reboot_method: RebootMethod::Cycle })
-            .err()
-            .expect("must fail");
+        let err = LibvirtBackend::connect(LibvirtConfig {
+            uris: vec!["test:///nonexistent/file.xml".into()],
+            reboot_method: RebootMethod::Cycle,
+        })
+        .err()
+        .expect("must fail");
         assert!(err.to_string().contains("could not connect to any hypervisor"), "{err}");
     }
 

@@ -14,7 +14,9 @@ use socket2::{Domain, InterfaceIndexOrAddress, Protocol, SockAddr, Socket, Type}
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::time::timeout;
 
-use super::{current_auth, session, BoxFuture, Deadlines, Declined, Dispatch, Listener, ListenerStats, SharedAuth, Source};
+use super::{
+    current_auth, session, BoxFuture, Deadlines, Declined, Dispatch, Listener, ListenerStats, SharedAuth, Source,
+};
 
 /// Receive buffer asked of the kernel, so floods do not drop good packets.
 const RECV_BUFFER: usize = 4 << 20;
@@ -44,7 +46,12 @@ pub struct MulticastListener {
 
 impl MulticastListener {
     /// Binds the port and joins the group (inside a tokio runtime).
-    pub fn bind(config: MulticastConfig, auth: SharedAuth, deadlines: Deadlines, stats: Arc<ListenerStats>) -> io::Result<Self> {
+    pub fn bind(
+        config: MulticastConfig,
+        auth: SharedAuth,
+        deadlines: Deadlines,
+        stats: Arc<ListenerStats>,
+    ) -> io::Result<Self> {
         let wildcard = match config.group {
             IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
@@ -135,7 +142,8 @@ impl Listener for MulticastListener {
                     continue;
                 };
                 if self.config.require_source_match && callback.ip() != from.ip() {
-                    self.stats.reject(from.ip(), &format_args!("callback address {} differs from the sender", callback.ip()));
+                    self.stats
+                        .reject(from.ip(), &format_args!("callback address {} differs from the sender", callback.ip()));
                     continue;
                 }
                 ListenerStats::bump(&self.stats.verified);

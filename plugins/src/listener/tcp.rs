@@ -10,7 +10,9 @@ use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener as TokioTcpListener, TcpStream};
 use tokio::time::timeout;
 
-use super::{current_auth, session, BoxFuture, Deadlines, Declined, Dispatch, Listener, ListenerStats, SharedAuth, Source};
+use super::{
+    current_auth, session, BoxFuture, Deadlines, Declined, Dispatch, Listener, ListenerStats, SharedAuth, Source,
+};
 
 /// A bound TCP listener.
 pub struct TcpListener {
@@ -22,7 +24,12 @@ pub struct TcpListener {
 
 impl TcpListener {
     /// Binds `address` (must be called inside a tokio runtime).
-    pub fn bind(address: SocketAddr, auth: SharedAuth, deadlines: Deadlines, stats: Arc<ListenerStats>) -> std::io::Result<Self> {
+    pub fn bind(
+        address: SocketAddr,
+        auth: SharedAuth,
+        deadlines: Deadlines,
+        stats: Arc<ListenerStats>,
+    ) -> std::io::Result<Self> {
         let socket = Socket::new(Domain::for_address(address), Type::STREAM, Some(Protocol::TCP))?;
         socket.set_reuse_address(true)?;
         if address.is_ipv6() {
@@ -102,7 +109,14 @@ impl Listener for TcpListener {
                     }
                 };
                 ListenerStats::bump(&self.stats.received);
-                tokio::spawn(handle(stream, peer, self.auth.clone(), dispatch.clone(), self.deadlines, self.stats.clone()));
+                tokio::spawn(handle(
+                    stream,
+                    peer,
+                    self.auth.clone(),
+                    dispatch.clone(),
+                    self.deadlines,
+                    self.stats.clone(),
+                ));
             }
         })
     }

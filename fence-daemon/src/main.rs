@@ -1,0 +1,118 @@
+//! `fence_virtd`: the host daemon that fences libvirt guests for fence_xvm
+//! and fence_virt clients.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use fence_daemon::config::DaemonConfig;
+use fence_daemon::pidfile::PidFile;
+use fence_daemon::{logging, server, wizard};
+
+/// Fence libvirt guests on request of fence_xvm / fence_virt clients.
+///
+/// Reads /etc/fence_virt.conf (the same file the original fence_virtd
+/// reads); refuses to start without a usable key unless hash and auth are
+/// both "none".
+#[derive(Parser, Debug)]
+#[command(name = "fence_virtd", version)]
+struct Cli {
+    /// Stay in the foreground and log to stderr.
+    #[arg(short = 'F')]
+    foreground: bool,
+    /// Configuration file.
+    #[arg(short = 'f', value_name = "FILE", default_value = protocol::defaults::CONFIG_FILE)]
+    config: PathBuf,
+    /// Debug level (overrides fence_virtd/debug): 1 debug, 2 trace.
+    #[arg(short = 'd', value_name = "LEVEL")]
+    debug: Option<u32>,
+    /// Run the interactive configuration wizard on the -f file and exit.
+    #[arg(short = 'c')]
+    configure: bool,
+    /// List the built-in listener and backend plugins and exit.
+    #[arg(short = 'l')]
+    list: bool,
+    /// Wait for the backend and listener to become available instead of
+    /// exiting when they cannot be initialized.
+    #[arg(short = 'w')]
+    wait: bool,
+    /// Pid file.
+    #[arg(short = 'p', value_name = "FILE", default_value = "/var/run/fence_virtd.pid")]
+    pidfile: PathBuf,
+}
+
+fn fail(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("fence_virtd: {message}");
+    ExitCode::FAILURE
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if cli.list {
+        println!("Available listeners:");
+        for p in plugins::LISTENERS {
+            println!("    {:<12} {:<6} {}", p.name, p.version, p.description);
+        }
+        println!("Available backends:");
+        for p in plugins::BACKENDS {
+            println!("    {:<12} {:<6} {}", p.name, p.version, p.description);
+        }
+        return ExitCode::SUCCESS;
+    }
+    if cli.configure {
+        let stdin = std::io::stdin();
+        let mut input = stdin.lock();
+        let mut output = std::io::stdout();
+        return match wizard::run(&cli.config, &mut input, &mut output) {
+            Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+            Err(e) => fail(e),
+        };
+    }
+    let (config, warnings) = match DaemonConfig::load(&cli.config) {
+        Ok(x) => x,
+        Err(e) => return fail(e),
+    };
+    for w in &warnings {
+        eprintln!("fence_virtd: warning: {w}");
+    }
+    if let Err(e) = config.check_host() {
+        return fail(e);
+    }
+    let debug = cli.debug.unwrap_or(config.debug);
+    let foreground = cli.foreground || config.foreground;
+    let wait = cli.wait || config.wait_for_init;
+    // Key problems are start-up errors the admin must see, before detaching.
+    if let Some(settings) = config.listener.auth() {
+        if let Err(e) = server::load_auth(settings, &cli.config) {
+            return fail(format!("{e:#}"));
+        }
+    }
+    let pidfile = match PidFile::create(&cli.pidfile, "fence_virtd") {
+        Ok(p) => p,
+        Err(e) => return fail(e),
+    };
+    let _pidfile = if foreground {
+        pidfile
+    } else {
+        drop(pidfile);
+        if let Err(e) = nix::unistd::daemon(false, false) {
+            return fail(format!("cannot detach: {e}"));
+        }
+        match PidFile::create(&cli.pidfile, "fence_virtd") {
+            Ok(p) => p,
+            Err(_) => return ExitCode::FAILURE,
+        }
+    };
+    logging::init(debug, foreground);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => return fail(format!("cannot start the runtime: {e}")),
+    };
+    match runtime.block_on(server::serve(config, cli.config.clone(), wait)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,226 @@
+//! Builds the configured plugins and runs them until a stop signal;
+//! SIGHUP re-reads the configuration and key while requests keep flowing.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use keys::{CheckReport, Key};
+use plugins::backend::libvirt::{LibvirtBackend, LibvirtConfig as BackendLibvirtConfig};
+use plugins::backend::Backend;
+use plugins::listener::multicast::{MulticastConfig as ListenMulticast, MulticastListener};
+use plugins::listener::tcp::TcpListener;
+use plugins::listener::{Deadlines, Listener, ListenerAuth, ListenerStats, SharedAuth};
+use tokio::signal::unix::{signal, SignalKind};
+
+use crate::config::{AuthSettings, BackendConfig, DaemonConfig, GroupConfig, ListenerConfig};
+use crate::dispatcher::{DispatchLimits, Dispatcher};
+use crate::permissions::{Group, PermissionMap};
+
+/// How often initialisation is retried with `-w`.
+const INIT_RETRY: Duration = Duration::from_secs(1);
+/// How long a stop waits for requests in flight.
+const DRAIN_LIMIT: Duration = Duration::from_secs(30);
+
+/// Reads the listener's key. Fails closed: a missing, unreadable or empty
+/// key is an error unless both `hash` and `auth` are `none`.
+pub fn load_auth(settings: &AuthSettings, config_path: &Path) -> Result<ListenerAuth> {
+    let key = if settings.key_required() {
+        let where_ = settings
+            .key_file_line
+            .map(|l| format!("{}:{l}", config_path.display()))
+            .unwrap_or_else(|| format!("{} (default key_file)", config_path.display()));
+        let (key, report) = CheckReport::for_file(&settings.key_file).map_err(|e| {
+            anyhow!("{e} (set in {where_}; generate one with `fence_virt_key generate {}`, or set hash and auth to \"none\" to run without authentication)", settings.key_file.display())
+        })?;
+        for warning in report.warnings {
+            tracing::warn!("{warning}");
+        }
+        key.as_bytes().to_vec()
+    } else {
+        tracing::warn!("hash and auth are both \"none\": requests are NOT authenticated");
+        Key::from_bytes(b"").as_bytes().to_vec()
+    };
+    Ok(ListenerAuth { key, hash: settings.hash, auth: settings.auth })
+}
+
+/// The permission map of the configured groups.
+pub fn permission_map(groups: &[GroupConfig]) -> PermissionMap {
+    PermissionMap::new(
+        groups.iter().map(|g| Group { name: g.name.clone(), ips: g.ips.clone(), targets: g.uuids.clone() }).collect(),
+    )
+}
+
+/// Connects the configured backend.
+pub fn build_backend(config: &BackendConfig) -> Result<Arc<dyn Backend>> {
+    match config {
+        BackendConfig::Libvirt(c) => {
+            let method = match c.reboot_method {
+                crate::config::RebootMethod::Cycle => plugins::backend::RebootMethod::Cycle,
+                crate::config::RebootMethod::Reset => plugins::backend::RebootMethod::Reset,
+            };
+            let backend = LibvirtBackend::connect(BackendLibvirtConfig { uris: c.uris.clone(), reboot_method: method })
+                .context("libvirt backend failed to initialize")?;
+            Ok(Arc::new(backend))
+        }
+        BackendConfig::Cpg(_) => bail!("the cpg backend is not built in (available: libvirt)"),
+    }
+}
+
+/// Binds the configured listener (inside the runtime).
+pub fn bind_listener(
+    config: &ListenerConfig,
+    auth: SharedAuth,
+    stats: Arc<ListenerStats>,
+) -> Result<Box<dyn Listener>> {
+    let deadlines = Deadlines::default();
+    match config {
+        ListenerConfig::Multicast(m) => {
+            let interface_index = match &m.interface {
+                Some(name) => {
+                    Some(nix::net::if_::if_nametoindex(name.as_str()).with_context(|| format!("interface {name}"))?)
+                }
+                None => None,
+            };
+            let listen =
+                ListenMulticast { group: m.address, port: m.port, interface_index, require_source_match: true };
+            let listener = MulticastListener::bind(listen, auth, deadlines, stats)
+                .with_context(|| format!("multicast listener on {}:{} failed to initialize", m.address, m.port))?;
+            Ok(Box::new(listener))
+        }
+        ListenerConfig::Tcp(t) => {
+            let address = SocketAddr::new(t.address, t.port);
+            let listener = TcpListener::bind(address, auth, deadlines, stats)
+                .with_context(|| format!("tcp listener on {address} failed to initialize"))?;
+            Ok(Box::new(listener))
+        }
+        other => bail!("the {} listener is not built in (available: multicast, tcp)", other.name()),
+    }
+}
+
+async fn init_backend(config: &BackendConfig, wait: bool) -> Result<Arc<dyn Backend>> {
+    loop {
+        let attempt = {
+            let config = config.clone();
+            tokio::task::spawn_blocking(move || build_backend(&config)).await?
+        };
+        match attempt {
+            Ok(b) => return Ok(b),
+            Err(e) if wait => {
+                tracing::warn!("{e:#}; retrying in {} s", INIT_RETRY.as_secs());
+                tokio::time::sleep(INIT_RETRY).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Runs the daemon until SIGTERM or SIGINT.
+pub async fn serve(config: DaemonConfig, config_path: PathBuf, wait: bool) -> Result<()> {
+    let auth_settings = config.listener.auth().cloned();
+    let initial_auth = match &auth_settings {
+        Some(settings) => load_auth(settings, &config_path)?,
+        None => bail!("the {} listener is not built in (available: multicast, tcp)", config.listener.name()),
+    };
+    let backend = init_backend(&config.backend, wait).await?;
+    let auth: SharedAuth = Arc::new(RwLock::new(Arc::new(initial_auth)));
+    let stats = Arc::new(ListenerStats::default());
+    let listener = loop {
+        match bind_listener(&config.listener, auth.clone(), stats.clone()) {
+            Ok(l) => break l,
+            Err(e) if wait => {
+                tracing::warn!("{e:#}; retrying in {} s", INIT_RETRY.as_secs());
+                tokio::time::sleep(INIT_RETRY).await;
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    let dispatcher = Dispatcher::new(backend.clone(), permission_map(&config.groups), DispatchLimits::default());
+    tracing::info!(
+        "fence_virtd {} ready: listener {}, backend {}, {} group(s)",
+        env!("CARGO_PKG_VERSION"),
+        listener.name(),
+        backend.name(),
+        config.groups.len()
+    );
+    let serving = tokio::spawn(listener.serve(Arc::new(dispatcher.clone())));
+
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    let mut current = config;
+    loop {
+        tokio::select! {
+            _ = term.recv() => { tracing::info!("SIGTERM: stopping"); break; }
+            _ = int.recv() => { tracing::info!("SIGINT: stopping"); break; }
+            _ = hup.recv() => reload(&config_path, &mut current, &auth, &dispatcher),
+        }
+    }
+    serving.abort();
+    let drained = crate::wait_until(DRAIN_LIMIT, || dispatcher.in_flight() == 0).await;
+    if !drained {
+        tracing::warn!("stopping with {} request(s) still in flight", dispatcher.in_flight());
+    }
+    use std::sync::atomic::Ordering::Relaxed;
+    tracing::info!(
+        "served {} request(s); dropped {} bad, {} duplicate, {} busy; {} failed callbacks, {} failed authentications",
+        stats.served.load(Relaxed),
+        stats.rejected.load(Relaxed),
+        stats.duplicates.load(Relaxed),
+        stats.busy.load(Relaxed),
+        stats.callback_failures.load(Relaxed),
+        stats.auth_failures.load(Relaxed)
+    );
+    Ok(())
+}
+
+/// SIGHUP: re-read config and key; swap credentials and permissions.
+/// Changes that need new sockets or connections are reported, not applied.
+fn reload(path: &Path, current: &mut DaemonConfig, auth: &SharedAuth, dispatcher: &Dispatcher) {
+    let (fresh, warnings) = match DaemonConfig::load(path) {
+        Ok(x) => x,
+        Err(e) => {
+            tracing::error!("SIGHUP: keeping the running configuration: {e}");
+            return;
+        }
+    };
+    for w in warnings {
+        tracing::warn!("{w}");
+    }
+    let Some(settings) = fresh.listener.auth() else {
+        tracing::error!(
+            "SIGHUP: keeping the running configuration: listener {} is not built in",
+            fresh.listener.name()
+        );
+        return;
+    };
+    let new_auth = match load_auth(settings, path) {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::error!("SIGHUP: keeping the running configuration: {e:#}");
+            return;
+        }
+    };
+    *auth.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(new_auth);
+    dispatcher.set_permissions(permission_map(&fresh.groups));
+    if std::mem::discriminant(&fresh.listener) != std::mem::discriminant(&current.listener)
+        || strip_auth(&fresh.listener) != strip_auth(&current.listener)
+    {
+        tracing::warn!("SIGHUP: listener address/port changes take effect after a restart");
+    }
+    if fresh.backend != current.backend {
+        tracing::warn!("SIGHUP: backend changes take effect after a restart");
+    }
+    tracing::info!("SIGHUP: reloaded key and {} group(s) from {}", fresh.groups.len(), path.display());
+    *current = fresh;
+}
+
+fn strip_auth(listener: &ListenerConfig) -> String {
+    match listener {
+        ListenerConfig::Multicast(m) => format!("{}:{}:{:?}", m.address, m.port, m.interface),
+        ListenerConfig::Tcp(t) => format!("{}:{}", t.address, t.port),
+        other => other.name().to_string(),
+    }
+}
