@@ -69,7 +69,8 @@ impl<'a> MakeWriter<'a> for Syslog {
 pub fn init(debug: u32, to_stderr: bool) {
     let builder = tracing_subscriber::fmt().with_max_level(level_for(debug)).with_target(false);
     if to_stderr {
-        let _ = builder.with_writer(io::stderr).try_init();
+        use std::io::IsTerminal;
+        let _ = builder.with_ansi(io::stderr().is_terminal()).with_writer(io::stderr).try_init();
     } else {
         let socket = UnixDatagram::unbound().and_then(|s| s.connect("/dev/log").map(|()| s)).ok();
         let sink = Syslog { socket: Mutex::new(socket), ident: "fence_virtd".to_string() };
