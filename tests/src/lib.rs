@@ -266,3 +266,14 @@ pub fn daemon_config(listener: &str, key: &Path, hash: &str, extra_listener_line
         key.display()
     )
 }
+
+/// Sends raw datagrams to the default fence_xvm group from 127.0.0.1
+/// inside `ns` (whose multicast route points at loopback).
+pub fn send_multicast(ns: &Netns, datagrams: &[&[u8]]) {
+    ns.enter(|| {
+        let socket = UdpSocket::bind("127.0.0.1:0").expect("bind sender");
+        for d in datagrams {
+            socket.send_to(d, "225.0.0.12:1229").expect("send datagram");
+        }
+    });
+}

@@ -7,17 +7,7 @@ use super::tree::{ConfigTree, Value};
 /// The backend kinds `fence_virtd/backend` may name.
 pub const BACKEND_NAMES: [&str; 2] = ["libvirt", "cpg"];
 
-/// How the libvirt backend reboots a domain (our extension, key
-/// `backends/libvirt/reboot_method`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum RebootMethod {
-    /// Destroy, wait until gone, create again from the saved XML (the
-    /// original's behaviour; default).
-    #[default]
-    Cycle,
-    /// A hard reset of the running domain (`virDomainReset`).
-    Reset,
-}
+pub use plugins::backend::RebootMethod;
 
 /// `backends/libvirt`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,6 +14,7 @@ use socket2::{Domain, InterfaceIndexOrAddress, Protocol, SockAddr, Socket, Type}
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::time::timeout;
 
+use super::session::SessionContext;
 use super::{
     current_auth, session, BoxFuture, Deadlines, Declined, Dispatch, Listener, ListenerStats, SharedAuth, Source,
 };
@@ -87,12 +88,10 @@ async fn call_back(
     request: Request,
     callback: SocketAddr,
     source: Source,
-    auth: Arc<super::ListenerAuth>,
-    dispatch: Arc<dyn Dispatch>,
     admission: super::Admission,
-    deadlines: Deadlines,
-    stats: Arc<ListenerStats>,
+    ctx: SessionContext,
 ) {
+    let (deadlines, stats) = (ctx.deadlines, ctx.stats.clone());
     let stream = match timeout(deadlines.connect, TcpStream::connect(callback)).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
@@ -108,7 +107,7 @@ async fn call_back(
     };
     let _ = socket2::SockRef::from(&stream).set_keepalive(true);
     let _ = stream.set_nodelay(true);
-    session::serve(stream, request, source, auth, dispatch, admission, deadlines, stats).await;
+    session::serve(stream, request, source, admission, ctx).await;
 }
 
 impl Listener for MulticastListener {
@@ -159,16 +158,13 @@ impl Listener for MulticastListener {
                         continue;
                     }
                 };
-                tokio::spawn(call_back(
-                    request,
-                    callback,
-                    source,
-                    creds,
-                    dispatch.clone(),
-                    admission,
-                    self.deadlines,
-                    self.stats.clone(),
-                ));
+                let ctx = SessionContext {
+                    auth: creds,
+                    dispatch: dispatch.clone(),
+                    deadlines: self.deadlines,
+                    stats: self.stats.clone(),
+                };
+                tokio::spawn(call_back(request, callback, source, admission, ctx));
             }
         })
     }

@@ -11,19 +11,25 @@ use tokio::time::timeout;
 
 use super::{Admission, Deadlines, Dispatch, ListenerAuth, ListenerStats, Reply, Source};
 
+/// What a session needs besides its connection and request.
+#[derive(Clone)]
+pub struct SessionContext {
+    /// Credentials in force when the request was verified.
+    pub auth: Arc<ListenerAuth>,
+    /// Where verified requests go.
+    pub dispatch: Arc<dyn Dispatch>,
+    /// Network deadlines.
+    pub deadlines: Deadlines,
+    /// The listener's counters.
+    pub stats: Arc<ListenerStats>,
+}
+
 /// Runs the exchange on `stream` for an admitted, verified request.
-pub async fn serve<S>(
-    mut stream: S,
-    request: Request,
-    source: Source,
-    auth: Arc<ListenerAuth>,
-    dispatch: Arc<dyn Dispatch>,
-    admission: Admission,
-    deadlines: Deadlines,
-    stats: Arc<ListenerStats>,
-) where
+pub async fn serve<S>(mut stream: S, request: Request, source: Source, admission: Admission, ctx: SessionContext)
+where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    let SessionContext { auth, dispatch, deadlines, stats } = ctx;
     if let Err(e) = daemon_handshake(&mut stream, auth.auth, &auth.key, deadlines.step).await {
         ListenerStats::bump(&stats.auth_failures);
         tracing::warn!("{} from {}: authentication failed: {e}", request, source.identity);

@@ -33,17 +33,11 @@ pub struct ListenerStats {
     rejects: Mutex<RejectLog>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct RejectLog {
     per_source: HashMap<IpAddr, u64>,
     since_last_log: u64,
     last_log: Option<Instant>,
-}
-
-impl Default for RejectLog {
-    fn default() -> Self {
-        RejectLog { per_source: HashMap::new(), since_last_log: 0, last_log: None }
-    }
 }
 
 impl ListenerStats {

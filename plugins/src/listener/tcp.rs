@@ -10,6 +10,7 @@ use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener as TokioTcpListener, TcpStream};
 use tokio::time::timeout;
 
+use super::session::SessionContext;
 use super::{
     current_auth, session, BoxFuture, Deadlines, Declined, Dispatch, Listener, ListenerStats, SharedAuth, Source,
 };
@@ -89,7 +90,8 @@ async fn handle(
             return;
         }
     };
-    session::serve(stream, request, source, creds, dispatch, admission, deadlines, stats).await;
+    let ctx = SessionContext { auth: creds, dispatch, deadlines, stats };
+    session::serve(stream, request, source, admission, ctx).await;
 }
 
 impl Listener for TcpListener {
