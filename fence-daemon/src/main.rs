@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches, Parser};
 use fence_daemon::config::DaemonConfig;
 use fence_daemon::pidfile::PidFile;
 use fence_daemon::{logging, server, wizard};
@@ -23,6 +23,9 @@ struct Cli {
     /// Configuration file.
     #[arg(short = 'f', value_name = "FILE", default_value = protocol::defaults::CONFIG_FILE)]
     config: PathBuf,
+    /// Whether -f was given (the original then prints "Using FILE").
+    #[arg(skip)]
+    config_given: bool,
     /// Debug level (overrides fence_virtd/debug): 1 debug, 2 trace.
     #[arg(short = 'd', value_name = "LEVEL")]
     debug: Option<u32>,
@@ -47,7 +50,12 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let mut cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    cli.config_given = matches.value_source("config") == Some(clap::parser::ValueSource::CommandLine);
     if cli.list {
         println!("Available listeners:");
         for p in plugins::LISTENERS {
@@ -60,6 +68,9 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     if cli.configure {
+        if cli.config_given {
+            println!("Using {}", cli.config.display());
+        }
         let stdin = std::io::stdin();
         let mut input = stdin.lock();
         let mut output = std::io::stdout();
