@@ -9,14 +9,14 @@ Subcommands:
             address = --addr, callback port = its listen port, fresh seqno),
             accepts the daemon's callback and then never says anything,
             holding the connection open until the daemon gives up or --hold
-            seconds pass. Prints one line per event (flushed), e.g.
+            seconds pass (or SIGTERM). Prints one line per event (flushed), e.g.
               sent seqno=123 to 225.0.0.12:1229 callback 198.18.1.2:40000
               callback from 198.18.1.1:51234 after 1.2 ms
               daemon closed the callback after 10002.3 ms
   flood     Sends well-formed but badly signed 176-byte requests (sha256
             hash type, garbage signature, random domain/random bytes) to the
-            multicast group as fast as it can, for at most --seconds, then
-            prints "flood sent N packets in S s (R/s)".
+            multicast group as fast as it can, for at most --seconds or
+            until SIGINT/SIGTERM, then prints "flood sent N packets in S s (R/s)".
   selftest  Checks the packet builder against the worked example in spec
             section 2.1 and exits 0 on success.
 
@@ -29,6 +29,7 @@ import hashlib
 import os
 import random
 import select
+import signal
 import socket
 import struct
 import sys
@@ -137,6 +138,9 @@ def cmd_flood(a):
         pkt[98:104] = os.urandom(6)
         pkt[HASH_OFF:HASH_OFF + 32] = os.urandom(32)  # ... with a garbage signature
         pool.append(bytes(pkt))
+    stop = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.append(1))
     tx = mcast_sender(a.addr)
     dest = (a.group, a.mport)
     sent = errors = 0
@@ -150,7 +154,7 @@ def cmd_flood(a):
             except OSError:
                 errors += 1
         sent += 1000
-        if time.monotonic() >= end:
+        if stop or time.monotonic() >= end:
             break
     dur = time.monotonic() - start
     say(f"flood sent {sent - errors} packets ({errors} send errors) in {dur:.1f} s ({(sent - errors) / dur:.0f}/s)")

@@ -277,3 +277,16 @@ pub fn send_multicast(ns: &Netns, datagrams: &[&[u8]]) {
         }
     });
 }
+
+impl Netns {
+    /// Gives the namespace a global IPv6 address (2001:2::/48 is the IPv6
+    /// benchmarking range) on a veth link, with ff05::/16 routed over it.
+    pub fn with_ipv6(&self, address: &str) -> &Self {
+        self.ip(&["link", "add", "v6a", "type", "veth", "peer", "name", "v6b"]);
+        self.ip(&["link", "set", "v6b", "up"]);
+        self.ip(&["link", "set", "v6a", "up"]);
+        self.ip(&["addr", "add", &format!("{address}/64"), "dev", "v6a", "nodad"]);
+        self.ip(&["-6", "route", "add", "ff05::/16", "dev", "v6a"]);
+        self
+    }
+}
