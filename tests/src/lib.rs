@@ -290,3 +290,14 @@ impl Netns {
         self
     }
 }
+
+/// Starts our fence_virtd in the foreground inside `ns` with `conf`, its pid
+/// file and log in `dir`, and waits until it reports that it is ready.
+pub fn spawn_our_daemon(ns: &Netns, conf: &Path, dir: &Path) -> Guard {
+    let mut cmd = ns.command(our_bin("fence_virtd"));
+    cmd.arg("-F").arg("-d1").arg("-f").arg(conf).arg("-p").arg(dir.join("fence_virtd.pid"));
+    let mut daemon = Guard::spawn(cmd, &dir.join("daemon.log"));
+    let ready = wait_for(Duration::from_secs(10), || daemon.log().contains("ready"));
+    assert!(ready && daemon.alive(), "our fence_virtd did not start: {}", daemon.log());
+    daemon
+}

@@ -93,10 +93,7 @@ fn explicit_no_authentication_starts_and_serves() {
     std::fs::write(&conf, text).unwrap();
     let ns = Netns::new();
     ns.route_multicast_to_lo();
-    let mut cmd = ns.command(our_bin("fence_virtd"));
-    cmd.arg("-F").arg("-f").arg(&conf).arg("-p").arg(dir.path().join("pid"));
-    let mut d = Guard::spawn(cmd, &dir.path().join("log"));
-    assert!(wait_for(Duration::from_secs(10), || d.log().contains("ready")), "{}", d.log());
+    let mut d = spawn_our_daemon(&ns, &conf, dir.path());
     assert!(d.log().contains("NOT authenticated"), "{}", d.log());
     let out = ns.run(STOCK_XVM, &["-c", "none", "-C", "none", "-t", "5", "-o", "status", "-H", "test"], None);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
@@ -169,10 +166,7 @@ fn sighup_reloads_the_key_without_stopping() {
     let conf = config_with(dir.path(), &key, "");
     let ns = Netns::new();
     ns.route_multicast_to_lo();
-    let mut cmd = ns.command(our_bin("fence_virtd"));
-    cmd.arg("-F").arg("-f").arg(&conf).arg("-p").arg(dir.path().join("pid"));
-    let mut d = Guard::spawn(cmd, &dir.path().join("log"));
-    assert!(wait_for(Duration::from_secs(10), || d.log().contains("ready")), "{}", d.log());
+    let mut d = spawn_our_daemon(&ns, &conf, dir.path());
     let status = |k: &Path, t: &str| {
         ns.run(STOCK_XVM, &["-k", k.to_str().unwrap(), "-t", t, "-o", "status", "-H", "test"], None)
     };
@@ -180,7 +174,7 @@ fn sighup_reloads_the_key_without_stopping() {
     let old = write_key(dir.path(), "old", b"first-key-0123456789");
     write_key(dir.path(), "k", b"second-key-0123456789");
     // `ip netns exec` runs the daemon as its child: signal the daemon itself.
-    let pid: i32 = std::fs::read_to_string(dir.path().join("pid")).unwrap().trim().parse().unwrap();
+    let pid: i32 = std::fs::read_to_string(dir.path().join("fence_virtd.pid")).unwrap().trim().parse().unwrap();
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGHUP).unwrap();
     assert!(wait_for(Duration::from_secs(5), || d.log().contains("SIGHUP: reloaded")), "{}", d.log());
     assert_eq!(status(&key, "5").status.code(), Some(0), "new key accepted");

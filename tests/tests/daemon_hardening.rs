@@ -15,11 +15,7 @@ fn start(ns: &Netns, dir: &std::path::Path) -> (Guard, std::path::PathBuf) {
     let key = write_key(dir, "k", KEY);
     let conf = dir.join("fence_virt.conf");
     std::fs::write(&conf, daemon_config("multicast", &key, "sha256", "", "")).unwrap();
-    let mut cmd = ns.command(our_bin("fence_virtd"));
-    cmd.arg("-F").arg("-f").arg(&conf).arg("-p").arg(dir.join("pid"));
-    let mut daemon = Guard::spawn(cmd, &dir.join("daemon.log"));
-    assert!(wait_for(Duration::from_secs(10), || daemon.log().contains("ready")) && daemon.alive(), "{}", daemon.log());
-    (daemon, key)
+    (spawn_our_daemon(ns, &conf, dir), key)
 }
 
 /// Re-signs a raw request in place with sha256 (after mutating a field).

@@ -21,11 +21,7 @@ fn start_our_daemon(ns: &Netns, listener: &str, hash: &str, extra: &str, groups:
     let conf = dir.path().join("fence_virt.conf");
     std::fs::write(&conf, daemon_config(listener, &key, hash, extra, groups)).unwrap();
     let pidfile = dir.path().join("fence_virtd.pid");
-    let mut cmd = ns.command(our_bin("fence_virtd"));
-    cmd.arg("-F").arg("-d1").arg("-f").arg(&conf).arg("-p").arg(&pidfile);
-    let mut guard = Guard::spawn(cmd, &dir.path().join("daemon.log"));
-    let ready = wait_for(Duration::from_secs(10), || guard.log().contains("ready"));
-    assert!(ready && guard.alive(), "our fence_virtd did not start: {}", guard.log());
+    let guard = spawn_our_daemon(ns, &conf, dir.path());
     Daemon { _dir: dir, key, conf, pidfile, guard }
 }
 
@@ -164,10 +160,7 @@ fn groups_restrict_what_each_host_may_fence() {
     let text = daemon_config("multicast", &key, "sha256", "", &groups)
         .replace("test:///default", &format!("test://{}", node.display()));
     std::fs::write(&conf, text).unwrap();
-    let mut cmd = lan.hosts[0].command(our_bin("fence_virtd"));
-    cmd.arg("-F").arg("-f").arg(&conf).arg("-p").arg(dir.path().join("pid"));
-    let mut daemon = Guard::spawn(cmd, &dir.path().join("daemon.log"));
-    assert!(wait_for(Duration::from_secs(10), || daemon.log().contains("ready")), "{}", daemon.log());
+    let mut daemon = spawn_our_daemon(&lan.hosts[0], &conf, dir.path());
     let key = key.to_str().unwrap();
     let from = |host: usize, args: &[&str]| {
         let mut full = vec!["-k", key, "-t", "5"];
