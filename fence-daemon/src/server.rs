@@ -81,8 +81,12 @@ pub fn bind_listener(
                 }
                 None => None,
             };
-            let listen =
-                ListenMulticast { group: m.address, port: m.port, interface_index, require_source_match: true };
+            let listen = ListenMulticast {
+                group: m.address,
+                port: m.port,
+                interface_index,
+                require_source_match: m.require_source_match,
+            };
             let listener = MulticastListener::bind(listen, auth, deadlines, stats)
                 .with_context(|| format!("multicast listener on {}:{} failed to initialize", m.address, m.port))?;
             Ok(Box::new(listener))

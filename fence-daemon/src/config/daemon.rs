@@ -146,7 +146,7 @@ fn check_known_keys(ctx: &mut Ctx<'_>, tree: &ConfigTree) {
     root_check.run(ctx, tree.root(), "");
     let main_keys =
         ["listener", "backend", "module_path", "debug", "foreground", "wait_for_init", "wait_for_backend", "name_mode"];
-    let multicast_keys = [&AUTH_KEYS[..], &["family", "address", "port", "interface"]].concat();
+    let multicast_keys = [&AUTH_KEYS[..], &["family", "address", "port", "interface", "check_source"]].concat();
     let tcp_keys = [&AUTH_KEYS[..], &["family", "address", "port"]].concat();
     let vsock_keys = [&AUTH_KEYS[..], &["port"]].concat();
     let checks: [(&str, KeyCheck<'_>); 10] = [

@@ -61,6 +61,10 @@ pub struct MulticastConfig {
     pub interface: Option<String>,
     /// Line of `interface`, for messages.
     pub interface_line: Option<usize>,
+    /// `check_source` (our extension, default yes): the callback address in
+    /// a request must be the address it was sent from. Set to "no" only when
+    /// requests pass through NAT.
+    pub require_source_match: bool,
 }
 
 /// `listeners/tcp`.
@@ -206,7 +210,17 @@ fn read_multicast(ctx: &Ctx<'_>, r: &Reader<'_>) -> Result<MulticastConfig, Conf
         port: r.parse(ctx, "port", port)?.unwrap_or(defaults::PORT),
         interface: interface.map(|v| v.value().to_string()),
         interface_line: interface.and_then(|v| v.line()),
+        require_source_match: r.parse(ctx, "check_source", yes_no)?.unwrap_or(true),
     })
+}
+
+/// A yes/no value (`yes`/`no`, `true`/`false`, `on`/`off`, `1`/`0`).
+fn yes_no(s: &str) -> Result<bool, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "yes" | "true" | "on" | "1" => Ok(true),
+        "no" | "false" | "off" | "0" => Ok(false),
+        _ => Err("expected yes or no".to_string()),
+    }
 }
 
 fn read_tcp(ctx: &Ctx<'_>, r: &Reader<'_>) -> Result<TcpConfig, ConfigError> {

@@ -417,3 +417,16 @@ fn cpg_backend() {
     let c = ok("fence_virtd { listener = \"tcp\"; backend = \"cpg\"; }\nbackends { cpg { uri = \"u\"; } }");
     assert_eq!(c.backend, BackendConfig::Cpg(CpgConfig { uris: vec!["u".into()], name_mode: NameMode::Name }));
 }
+
+#[test]
+fn source_check_is_on_by_default_and_can_be_relaxed_for_nat() {
+    assert!(multicast(&ok(&with(""))).require_source_match);
+    let relaxed = with("listeners { multicast { check_source = \"no\"; } }\n");
+    assert!(!multicast(&ok(&relaxed)).require_source_match);
+    assert!(warnings(&relaxed).is_empty(), "check_source is a known key");
+    let bad = err(&with("listeners { multicast { check_source = \"maybe\"; } }\n"));
+    assert!(
+        bad.contains("/etc/fence_virt.conf:") && bad.contains("maybe") && bad.contains("expected yes or no"),
+        "{bad}"
+    );
+}
