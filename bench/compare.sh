@@ -4,13 +4,18 @@
 # Usage (as root, from anywhere):
 #   bench/compare.sh [--runs N] [--flood-seconds S] [--ours DIR] [--keep-logs DIR] [--qemu]
 #
-#   --runs N         repetitions of the latency measurements (default 7, min 5)
+#   --runs N         repetitions of the latency measurements (default 7, min 5;
+#                    --qemu: default 5)
 #   --flood-seconds S  length of the bad-packet flood (default 15)
 #   --ours DIR       directory holding our fence_virtd (default:
 #                    <repo>/target/release; build it with
 #                    `cargo build --release -p fence-daemon -p fence-client`)
 #   --keep-logs DIR  copy the daemon, client and peer logs to DIR at the end
-#   --qemu           real QEMU guest comparison: NOT IMPLEMENTED YET (exits 2)
+#   --qemu           instead of the test-driver scenarios: single-reboot
+#                    comparison on a real QEMU (TCG) guest under libvirtd
+#                    (qemu:///system), for both of our reboot methods; needs
+#                    apt packages libvirt-daemon-system qemu-system-x86
+#                    linux-image-amd64 busybox-static cpio. About 3-4 minutes.
 #
 # What it does:
 #   * Creates two isolated LANs of network namespaces, one per daemon (nothing
@@ -31,6 +36,16 @@
 #   * The stalling requesters and the flooder are bench/fvpeer.py (stdlib
 #     Python 3).
 #
+# With --qemu (see bench/README.md, "Real QEMU guest"): one LAN per daemon
+# (hub + 2 hosts: ours with reboot_method "cycle" on 198.18.1.0/24, stock on
+# 198.18.2.0/24, ours with reboot_method "reset" on 198.18.3.0/24), all three
+# daemons on uri qemu:///system; virtlogd + libvirtd are started in the
+# foreground by the script unless a libvirtd already answers on
+# qemu:///system; one persistent TCG domain (128 MiB, no disk, no NIC,
+# Debian kernel + busybox initramfs, serial console to a file) is defined,
+# rebooted RUNS times by each of: virsh destroy + start, stock, ours cycle,
+# ours reset (interleaved, round by round), and destroyed + undefined at exit.
+#
 # Every process it starts is stopped and every namespace it creates is
 # deleted on exit (trap), also on Ctrl-C or error. All loops are bounded;
 # every client call is wrapped in `timeout`. A full run takes 1-2 minutes.
@@ -43,28 +58,29 @@ RUNS=7
 FLOOD_SECONDS=15
 OURS_DIR="$REPO/target/release"
 KEEP_LOGS=""
+MODE=testdriver
+RUNS_SET=""
 STOCK_DAEMON=/usr/sbin/fence_virtd
 XVM=/usr/sbin/fence_xvm
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=$(command -v python3)
 PEER="$HERE/fvpeer.py"
 
-usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,/^# What it does/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
     case "$1" in
-        --runs) RUNS=${2:?}; shift 2 ;;
+        --runs) RUNS=${2:?}; RUNS_SET=1; shift 2 ;;
         --flood-seconds) FLOOD_SECONDS=${2:?}; shift 2 ;;
         --ours) OURS_DIR=${2:?}; shift 2 ;;
         --keep-logs) KEEP_LOGS=${2:?}; shift 2 ;;
-        --qemu)
-            echo "compare.sh: --qemu (real QEMU guest comparison) is not yet implemented" >&2
-            exit 2 ;;
+        --qemu) MODE=qemu; shift ;;
         -h|--help) usage; exit 0 ;;
         *) echo "compare.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
     esac
 done
 case "$RUNS" in ''|*[!0-9]*) echo "--runs needs a number" >&2; exit 2 ;; esac
+[ "$MODE" = qemu ] && [ -z "$RUNS_SET" ] && RUNS=5
 [ "$RUNS" -ge 5 ] || RUNS=5
 [ "$RUNS" -le 50 ] || RUNS=50
 case "$FLOOD_SECONDS" in ''|*[!0-9]*) echo "--flood-seconds needs a number" >&2; exit 2 ;; esac
@@ -105,10 +121,15 @@ cleanup() {
     for ns in "${NSLIST[@]}"; do
         for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
     done
+    # --qemu: destroy + undefine our domain, then stop the libvirt daemons
+    # this script started (after the fence daemons, which could otherwise
+    # restart the domain).
+    declare -F qemu_cleanup >/dev/null && qemu_cleanup
     for ns in "${NSLIST[@]}"; do ip netns del "$ns" 2>/dev/null; done
     if [ -n "$KEEP_LOGS" ]; then
         mkdir -p "$KEEP_LOGS"
         for f in "$TMP"/*.log; do
+            [ -e "$f" ] || continue
             # The stock daemon writes ~100 MB of 'Hash mismatch' lines
             # during the flood: keep only the start and the end of big logs.
             if [ "$(stat -c %s "$f")" -gt 10000000 ]; then
@@ -142,8 +163,9 @@ forget() {
 
 # ---------------------------------------------------------------- network
 
-# setup_lan SIDE NET: hub ${TAG}${SIDE}h with br0; hosts ${TAG}${SIDE}1..9
-# at 198.18.NET.1..9 (host 1 = daemon, hosts 2..9 = clients).
+# setup_lan SIDE NET [HOSTS]: hub ${TAG}${SIDE}h with br0; hosts
+# ${TAG}${SIDE}1..HOSTS (default 9) at 198.18.NET.1..HOSTS (host 1 = daemon,
+# the others = clients).
 setup_lan() {
     local side=$1 net=$2 hub="${TAG}${1}h" i ns
     ip netns add "$hub" || die "ip netns add $hub"
@@ -152,7 +174,7 @@ setup_lan() {
     ip -n "$hub" link add br0 type bridge || die "bridge"
     ip -n "$hub" link set br0 type bridge mcast_snooping 0
     ip -n "$hub" link set br0 up
-    for i in 1 2 3 4 5 6 7 8 9; do
+    for i in $(seq 1 "${3:-9}"); do
         ns="${TAG}${side}${i}"
         ip netns add "$ns" || die "ip netns add $ns"
         NSLIST+=("$ns")
@@ -167,7 +189,7 @@ setup_lan() {
 }
 
 addr_of() { # SIDE HOST
-    local net=1; [ "$1" = s ] && net=2
+    local net=1; [ "$1" = s ] && net=2; [ "$1" = r ] && net=3
     echo "198.18.$net.$2"
 }
 
@@ -187,7 +209,10 @@ NODE="$TMP/node.xml"
     echo "</node>"
 } > "$NODE"
 
-write_conf() { # FILE
+write_conf() { # FILE [URI [REBOOT_METHOD]]
+    local uri=${2:-test://$NODE} extra=""
+    [ -n "${3:-}" ] && extra="
+		reboot_method = \"$3\";"
     cat > "$1" <<EOF
 fence_virtd {
 	listener = "multicast";
@@ -203,7 +228,7 @@ listeners {
 
 backends {
 	libvirt {
-		uri = "test://$NODE";
+		uri = "$uri";$extra
 	}
 }
 EOF
@@ -216,7 +241,9 @@ write_conf "$TMP/stock.conf"
 declare -A R                   # results: R[side,figure]
 declare -A DPID                # daemon pid per side
 NAME_o="ours"; NAME_s="stock"
-sidename() { if [ "$1" = o ]; then echo ours; else echo stock; fi; }
+sidename() { # o: ours, s: stock, r: ours with reboot_method "reset" (--qemu)
+    case "$1" in o) echo ours ;; r) echo ours-reset ;; *) echo stock ;; esac
+}
 
 now_ns() { date +%s%N; }
 ms_since() { # START_NS -> milliseconds with one decimal
@@ -256,13 +283,13 @@ start_daemon() { # SIDE
     local side=$1 ns="${TAG}${1}1" name log bin i
     name=$(sidename "$side")
     log="$TMP/daemon-$name.log"
-    if [ "$side" = o ]; then bin="$OURS_DIR/fence_virtd"; else bin="$STOCK_DAEMON"; fi
+    if [ "$side" = s ]; then bin="$STOCK_DAEMON"; else bin="$OURS_DIR/fence_virtd"; fi
     ip netns exec "$ns" "$bin" -F -f "$TMP/$name.conf" -p "$TMP/$name.pid" > "$log" 2>&1 &
     DPID[$side]=$!
     PIDS+=("${DPID[$side]}")
     for i in $(seq 1 100); do
         daemon_alive "$side" || { cat "$log"; die "$name fence_virtd exited at start"; }
-        if [ "$side" = o ]; then
+        if [ "$side" != s ]; then
             grep -q ready "$log" && break
         else
             [ -n "$(ip netns exec "$ns" ss -Hlun 'sport = :1229' 2>/dev/null)" ] && break
@@ -395,6 +422,13 @@ scenario_flood() { # SIDE
 }
 
 # ---------------------------------------------------------------- run
+
+if [ "$MODE" = qemu ]; then
+    # shellcheck source=bench/qemu-mode.sh
+    . "$HERE/qemu-mode.sh"
+    qemu_main
+    exit $?
+fi
 
 echo "fence_virtd benchmark: ours ($OURS_DIR/fence_virtd) vs stock ($STOCK_DAEMON), client $XVM"
 echo "runs per latency figure: $RUNS; $(nproc) CPU(s); $(uname -r)"

@@ -1,0 +1,728 @@
+//! `ha.cf`, the main configuration file (spec §1).
+//!
+//! One directive per line, `#` starts a comment anywhere on a line,
+//! directive names are case-sensitive. Unlike Heartbeat 3.0.6 the result
+//! does not depend on the order of the lines: `udpport` applies to every
+//! bcast/ucast medium (with a warning when 3.0.6 would have applied it to
+//! fewer), and defaults derived from other values (initdead, warntime,
+//! deadping) are computed after the whole file is read.
+//!
+//! Deliberate differences from 3.0.6, all reported rather than silent:
+//! `auto_failback` defaults to `off` (3.0.6: `legacy`) with a warning;
+//! `nice_failback` is mapped as documented (`on` → `off`, `off` → `legacy`);
+//! `crm`/`pacemaker` enabled, `autojoin` other than `none`, `hbaping`,
+//! `serial`, `mcast6`, `ucast6` and the cluster-glue `stonith` directive are
+//! refused; directives with no effect here are accepted with one warning
+//! each; a repeated single-valued directive warns that the last one wins.
+
+use std::collections::HashSet;
+use std::net::IpAddr;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::value::{parse_bool, parse_time};
+use super::{numbered_lines, read_text, ConfigError, Warning};
+
+mod media;
+mod stonith;
+mod timing;
+
+pub use media::{Medium, DEFAULT_UDP_PORT};
+pub use stonith::{
+    AgentRef, FenceAction, FenceParams, StonithConfig, StonithFrom, StonithHost, DEFAULT_STONITH_DELAY,
+    DEFAULT_STONITH_TIMEOUT,
+};
+pub use timing::{Timing, DEFAULT_DEADTIME, DEFAULT_KEEPALIVE};
+
+/// Directives accepted for compatibility that have no effect here; each is
+/// warned about once (spec §1.4, §1.6, §1.7).
+const NO_EFFECT: &[&str] = &[
+    "realtime",
+    "rtprio",
+    "coredumps",
+    "coreroot",
+    "memreserve",
+    "hbgenmethod",
+    "msgfmt",
+    "compression",
+    "compression_threshold",
+    "traditional_compression",
+    "max_rexmit_delay",
+    "quorum_server",
+    "record_config_changes",
+    "record_pengine_inputs",
+    "enable_config_writes",
+    "crm_daemon_dir",
+    "crmd_spawns_pengine",
+    "uuidfrom",
+    "cluster",
+    "use_logd",
+    "syslogmsgfmt",
+    "log_badpack",
+    "conn_logd_time",
+    "baud",
+    "hopfudge",
+];
+
+/// Every directive name this parser knows (for the wrong-case hint).
+const KNOWN: &[&str] = &[
+    "keepalive",
+    "deadtime",
+    "warntime",
+    "initdead",
+    "deadping",
+    "bcast",
+    "udp",
+    "mcast",
+    "ucast",
+    "udpport",
+    "mcast6",
+    "ucast6",
+    "serial",
+    "hbaping",
+    "node",
+    "ping",
+    "ping_group",
+    "auto_failback",
+    "nice_failback",
+    "crm",
+    "pacemaker",
+    "autojoin",
+    "logfile",
+    "debugfile",
+    "logfacility",
+    "debug",
+    "respawn",
+    "apiauth",
+    "watchdog",
+    "stonith",
+    "stonith_host",
+    "stonith_action",
+    "stonith_timeout",
+    "stonith_delay",
+    "env",
+];
+
+/// syslog facilities accepted by `logfacility` (plus `none`).
+const FACILITIES: &[&str] = &[
+    "auth", "authpriv", "cron", "daemon", "ftp", "kern", "lpr", "mail", "news", "syslog", "user", "uucp", "local0",
+    "local1", "local2", "local3", "local4", "local5", "local6", "local7",
+];
+
+/// What happens to groups when their home node comes back (spec §4.7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AutoFailback {
+    /// Groups move back to their home node.
+    On,
+    /// Groups stay where they are.
+    Off,
+    /// 3.0.6's per-group ip-request handshake (deprecated).
+    Legacy,
+}
+
+/// A `ping_group NAME IP…` pseudo-node: alive while any member answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PingGroup {
+    /// The pseudo-node's name.
+    pub name: String,
+    /// Addresses pinged.
+    pub members: Vec<IpAddr>,
+}
+
+/// Logging directives.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Logging {
+    /// `logfile`: non-debug messages are appended here.
+    pub logfile: Option<PathBuf>,
+    /// `debugfile`: all messages, and resource scripts' stderr.
+    pub debugfile: Option<PathBuf>,
+    /// `logfacility`: syslog facility; `None` for `none` or unset.
+    pub facility: Option<String>,
+    /// `debug`: 0–255.
+    pub debug: u8,
+}
+
+/// `respawn USER ABS-PATH [ARGS…]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Respawn {
+    /// User the program runs as.
+    pub user: String,
+    /// Absolute path of the program (executability is checked when started).
+    pub path: PathBuf,
+    /// Its arguments.
+    pub args: Vec<String>,
+}
+
+/// `apiauth CLIENT [uid=a,b] [gid=c,d]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiAuth {
+    /// Client name (`default` covers unnamed clients).
+    pub client: String,
+    /// Users allowed.
+    pub uids: Vec<String>,
+    /// Groups allowed.
+    pub gids: Vec<String>,
+}
+
+/// The typed content of ha.cf.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HaConfig {
+    /// The file it was read from.
+    pub path: PathBuf,
+    /// This node's name (given to the parser; checked to be listed).
+    pub local_node: String,
+    /// Effective timings.
+    pub timing: Timing,
+    /// Heartbeat paths, in file order; bcast/ucast carry the effective udpport.
+    pub media: Vec<Medium>,
+    /// Effective `udpport`.
+    pub udp_port: u16,
+    /// Cluster nodes, in file order, without duplicates.
+    pub nodes: Vec<String>,
+    /// `ping` pseudo-nodes.
+    pub ping_nodes: Vec<IpAddr>,
+    /// `ping_group` pseudo-nodes.
+    pub ping_groups: Vec<PingGroup>,
+    /// Effective failback policy.
+    pub auto_failback: AutoFailback,
+    /// Logging directives.
+    pub logging: Logging,
+    /// Programs to keep running.
+    pub respawn: Vec<Respawn>,
+    /// Client API permissions.
+    pub apiauth: Vec<ApiAuth>,
+    /// `watchdog` device.
+    pub watchdog: Option<PathBuf>,
+    /// STONITH settings.
+    pub stonith: StonithConfig,
+    /// `env NAME=value`: exported to respawned programs.
+    pub env: Vec<(String, String)>,
+}
+
+impl HaConfig {
+    /// Reads and parses `path`. Also warns when the file holds fence
+    /// credentials but is readable by group or other.
+    pub fn load(path: &Path, local_node: &str) -> Result<(HaConfig, Vec<Warning>), ConfigError> {
+        let text = read_text(path)?;
+        let (config, mut warnings) = HaConfig::parse(path, &text, local_node)?;
+        let mode = std::fs::metadata(path).map(|m| m.permissions().mode()).unwrap_or(0);
+        if mode & 0o077 != 0 {
+            if let Some(host) = config.stonith.hosts.iter().find(|h| h.has_secret()) {
+                warnings.push(Warning::at(
+                    path,
+                    host.line,
+                    format!(
+                        "stonith_host holds a password but {} is readable by group/other (mode {:o}); chmod 600",
+                        path.display(),
+                        mode & 0o777
+                    ),
+                ));
+            }
+        }
+        Ok((config, warnings))
+    }
+
+    /// Parses the text of ha.cf (`path` is used in messages only).
+    /// `local_node` is this node's name, which must be listed.
+    pub fn parse(path: &Path, text: &str, local_node: &str) -> Result<(HaConfig, Vec<Warning>), ConfigError> {
+        let mut builder = Builder::new(path);
+        for (no, raw) in numbered_lines(text) {
+            let content = raw.split('#').next().unwrap_or("");
+            let mut fields = content.split_whitespace();
+            let Some(name) = fields.next() else { continue };
+            let args: Vec<&str> = fields.collect();
+            builder.directive(no, name, &args).map_err(|message| ConfigError::at(path, no, message))?;
+        }
+        builder.finish(local_node)
+    }
+
+    /// The `stonith_host` line that applies to `node`: its own line beats `*`.
+    pub fn stonith_host_for(&self, node: &str) -> Option<&StonithHost> {
+        let hosts = &self.stonith.hosts;
+        hosts
+            .iter()
+            .find(|h| h.from == StonithFrom::Node(node.to_string()))
+            .or_else(|| hosts.iter().find(|h| h.from == StonithFrom::Any))
+    }
+
+    /// The nodes other than this one.
+    pub fn peers(&self) -> impl Iterator<Item = &str> {
+        self.nodes.iter().map(String::as_str).filter(move |n| *n != self.local_node)
+    }
+}
+
+/// A value and the line it was written on.
+type AtLine<T> = Option<(T, usize)>;
+
+/// Collects directives line by line; `finish` applies defaults and checks
+/// everything that depends on more than one line.
+struct Builder<'p> {
+    path: &'p Path,
+    warnings: Vec<Warning>,
+    timing: timing::TimingInput,
+    media: Vec<(usize, Medium)>,
+    udpport: AtLine<u16>,
+    nodes: Vec<String>,
+    ping_nodes: Vec<IpAddr>,
+    ping_groups: Vec<(usize, PingGroup)>,
+    auto_failback: AtLine<AutoFailback>,
+    nice_failback: AtLine<AutoFailback>,
+    logging: Logging,
+    respawn: Vec<Respawn>,
+    apiauth: Vec<(usize, ApiAuth)>,
+    watchdog: AtLine<PathBuf>,
+    stonith_hosts: Vec<StonithHost>,
+    stonith_action: AtLine<FenceAction>,
+    stonith_timeout: AtLine<Duration>,
+    stonith_delay: AtLine<Duration>,
+    env: Vec<(String, String)>,
+    warned_no_effect: HashSet<String>,
+}
+
+impl<'p> Builder<'p> {
+    fn new(path: &'p Path) -> Self {
+        Builder {
+            path,
+            warnings: Vec::new(),
+            timing: Default::default(),
+            media: Vec::new(),
+            udpport: None,
+            nodes: Vec::new(),
+            ping_nodes: Vec::new(),
+            ping_groups: Vec::new(),
+            auto_failback: None,
+            nice_failback: None,
+            logging: Logging::default(),
+            respawn: Vec::new(),
+            apiauth: Vec::new(),
+            watchdog: None,
+            stonith_hosts: Vec::new(),
+            stonith_action: None,
+            stonith_timeout: None,
+            stonith_delay: None,
+            env: Vec::new(),
+            warned_no_effect: HashSet::new(),
+        }
+    }
+
+    fn warn(&mut self, line: usize, message: impl Into<String>) {
+        self.warnings.push(Warning::at(self.path, line, message));
+    }
+
+    /// Stores a single-valued directive; a repeat wins with a warning.
+    fn set<T>(&mut self, slot: fn(&mut Self) -> &mut AtLine<T>, name: &str, value: T, line: usize) {
+        if let Some((_, first)) = slot(self).replace((value, line)) {
+            self.warn(line, format!("{name} given again; this value replaces the one on line {first}"));
+        }
+    }
+
+    /// Handles one directive; `Err` is the message for this line.
+    fn directive(&mut self, line: usize, name: &str, args: &[&str]) -> Result<(), String> {
+        let value = args.join(" ");
+        match name {
+            "keepalive" | "deadtime" | "warntime" | "initdead" | "deadping" => {
+                let d = time_value(name, &value)?;
+                let slot: fn(&mut Self) -> &mut AtLine<Duration> = match name {
+                    "keepalive" => |b| &mut b.timing.keepalive,
+                    "deadtime" => |b| &mut b.timing.deadtime,
+                    "warntime" => |b| &mut b.timing.warntime,
+                    "initdead" => |b| &mut b.timing.initdead,
+                    _ => |b| &mut b.timing.deadping,
+                };
+                self.set(slot, name, d, line);
+            }
+            "bcast" => {
+                let media = media::parse_bcast(args)?;
+                self.media.extend(media.into_iter().map(|m| (line, m)));
+            }
+            "udp" => {
+                self.warn(line, "directive 'udp' replaced by 'bcast'");
+                let media = media::parse_bcast(args).map_err(|e| e.replacen("bcast", "udp", 2))?;
+                self.media.extend(media.into_iter().map(|m| (line, m)));
+            }
+            "mcast" => {
+                let (medium, advice) = media::parse_mcast(args)?;
+                if let Some(advice) = advice {
+                    self.warn(line, advice);
+                }
+                self.media.push((line, medium));
+            }
+            "ucast" => {
+                let medium = media::parse_ucast(args)?;
+                self.media.push((line, medium));
+            }
+            "udpport" => {
+                let port = media::parse_port(&one_value(name, args)?)
+                    .ok_or_else(|| format!("udpport [{value}] is invalid (1-65535)"))?;
+                if let Some((_, first)) = self.udpport {
+                    return Err(format!(
+                        "udpport multiply specified (first on line {first}); one port applies to all bcast/ucast media"
+                    ));
+                }
+                self.udpport = Some((port, line));
+            }
+            "mcast6" | "ucast6" | "serial" => {
+                return Err(format!("medium [{name}] is not supported here; use bcast, mcast or ucast"));
+            }
+            "hbaping" => return Err("hbaping was never supported by Heartbeat and is not supported here".into()),
+            "node" => {
+                if args.is_empty() {
+                    return Err("node needs at least one name: node NAME [NAME...]".into());
+                }
+                for node in args {
+                    if self.nodes.iter().any(|n| n == node) {
+                        self.warn(line, format!("node [{node}] is listed twice"));
+                    } else {
+                        self.nodes.push(node.to_string());
+                    }
+                }
+            }
+            "ping" => {
+                if args.is_empty() {
+                    return Err("ping needs at least one address: ping IP [IP...]".into());
+                }
+                for ip in args {
+                    self.ping_nodes.push(ip_value("ping", ip)?);
+                }
+            }
+            "ping_group" => {
+                let [group, ips @ ..] = args else {
+                    return Err("ping_group needs a name and addresses: ping_group NAME IP [IP...]".into());
+                };
+                if ips.is_empty() {
+                    return Err("ping_group needs a name and addresses: ping_group NAME IP [IP...]".into());
+                }
+                let members = ips.iter().map(|ip| ip_value("ping_group", ip)).collect::<Result<_, _>>()?;
+                self.ping_groups.push((line, PingGroup { name: group.to_string(), members }));
+            }
+            "auto_failback" => {
+                let v = one_value(name, args)?;
+                let policy = match (v.to_ascii_lowercase().as_str(), parse_bool(&v)) {
+                    ("legacy", _) => {
+                        self.warn(
+                            line,
+                            "Deprecated 'legacy' auto_failback option selected. Please convert to \
+                             'auto_failback on'. See documentation for conversion details.",
+                        );
+                        AutoFailback::Legacy
+                    }
+                    (_, Some(true)) => AutoFailback::On,
+                    (_, Some(false)) => AutoFailback::Off,
+                    _ => return Err(format!("auto_failback [{v}] is invalid (on, off or legacy)")),
+                };
+                self.set(|b| &mut b.auto_failback, name, policy, line);
+            }
+            "nice_failback" => {
+                let v = one_value(name, args)?;
+                let (policy, reading) = match parse_bool(&v) {
+                    Some(true) => (AutoFailback::Off, "off"),
+                    Some(false) => (AutoFailback::Legacy, "legacy"),
+                    None => return Err(format!("nice_failback [{v}] is invalid (a boolean)")),
+                };
+                self.warn(
+                    line,
+                    format!(
+                        "nice_failback flag is obsolete; 'nice_failback {v}' is read as 'auto_failback {reading}'. \
+                         Use auto_failback {{on, off, legacy}} instead."
+                    ),
+                );
+                self.set(|b| &mut b.nice_failback, name, policy, line);
+            }
+            "crm" | "pacemaker" => {
+                let v = one_value(name, args)?;
+                if parse_bool(&v) != Some(false) {
+                    return Err(format!(
+                        "{name} [{v}] is not supported: this heartbeat manages resources from haresources only \
+                         (set '{name} off' or remove the line)"
+                    ));
+                }
+            }
+            "autojoin" => {
+                let v = one_value(name, args)?;
+                match v.as_str() {
+                    "none" => {}
+                    "other" | "any" => {
+                        return Err(format!(
+                            "R1 style resource management conflicts with autojoin set (autojoin {v}); \
+                             list every node on node lines and use 'autojoin none'"
+                        ))
+                    }
+                    _ => return Err(format!("autojoin [{v}] is invalid (none, other or any)")),
+                }
+            }
+            "logfile" => self.logging.logfile = Some(PathBuf::from(one_value(name, args)?)),
+            "debugfile" => self.logging.debugfile = Some(PathBuf::from(one_value(name, args)?)),
+            "logfacility" => {
+                let v = one_value(name, args)?;
+                self.logging.facility = match v.as_str() {
+                    "none" => None,
+                    f if FACILITIES.contains(&f) => Some(v),
+                    _ => return Err(format!("logfacility [{v}] is not a syslog facility (e.g. daemon, local0, none)")),
+                };
+            }
+            "debug" => {
+                let v = one_value(name, args)?;
+                self.logging.debug = v.parse().map_err(|_| format!("debug level [{v}] is invalid (0-255)"))?;
+            }
+            "respawn" => {
+                let [user, program, rest @ ..] = args else {
+                    return Err("respawn needs a user and a program: respawn USER /PATH [ARGS...]".into());
+                };
+                if !program.starts_with('/') {
+                    return Err(format!("respawn program [{program}] must be an absolute path"));
+                }
+                self.respawn.push(Respawn {
+                    user: user.to_string(),
+                    path: PathBuf::from(program),
+                    args: rest.iter().map(|a| a.to_string()).collect(),
+                });
+            }
+            "apiauth" => {
+                let auth = parse_apiauth(args)?;
+                if let Some((first, _)) = self.apiauth.iter().find(|(_, a)| a.client == auth.client) {
+                    return Err(format!("apiauth for client [{}] given twice (first on line {first})", auth.client));
+                }
+                self.apiauth.push((line, auth));
+            }
+            "watchdog" => {
+                let device = one_value(name, args)?;
+                if self.watchdog.is_some() {
+                    return Err("Watchdog device multiply specified".into());
+                }
+                self.watchdog = Some((PathBuf::from(device), line));
+            }
+            "stonith" => {
+                return Err("stonith TYPE CONFIGFILE (cluster-glue plugins) is not supported; use \
+                            stonith_host FROM-NODE|* FENCE-AGENT [key=value...]"
+                    .into())
+            }
+            "stonith_host" => {
+                let host = stonith::parse_stonith_host(args, line)?;
+                self.stonith_hosts.push(host);
+            }
+            "stonith_action" => {
+                let action = stonith::parse_action(&one_value(name, args)?)?;
+                self.set(|b| &mut b.stonith_action, name, action, line);
+            }
+            "stonith_timeout" => {
+                let d = time_value(name, &value)?;
+                if d.is_zero() {
+                    return Err("STONITH timeout [0] must be greater than zero.".into());
+                }
+                self.set(|b| &mut b.stonith_timeout, name, d, line);
+            }
+            "stonith_delay" => {
+                let d = time_value(name, &value)?;
+                self.set(|b| &mut b.stonith_delay, name, d, line);
+            }
+            "env" => {
+                let valid_name = |n: &str| {
+                    n.bytes().next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+                        && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                };
+                match value.split_once('=') {
+                    Some((var, val)) if valid_name(var) => self.env.push((var.to_string(), val.to_string())),
+                    _ => return Err(format!("env [{value}] is not NAME=value")),
+                }
+            }
+            _ if NO_EFFECT.contains(&name) => {
+                if self.warned_no_effect.insert(name.to_string()) {
+                    self.warn(line, format!("directive [{name}] is accepted for compatibility but has no effect here"));
+                }
+            }
+            _ => {
+                let lower = name.to_ascii_lowercase();
+                if KNOWN.contains(&lower.as_str()) || NO_EFFECT.contains(&lower.as_str()) {
+                    return Err(format!(
+                        "illegal directive [{name}] (directive names are case-sensitive: did you mean {lower}?)"
+                    ));
+                }
+                return Err(format!("illegal directive [{name}]"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies defaults and every check that spans lines.
+    fn finish(mut self, local_node: &str) -> Result<(HaConfig, Vec<Warning>), ConfigError> {
+        let path = self.path;
+        if self.media.is_empty() {
+            return Err(ConfigError::file(path, "No heartbeat media defined"));
+        }
+        if self.nodes.is_empty() {
+            return Err(ConfigError::file(
+                path,
+                format!("Current node [{local_node}] not in configuration! (no node lines: list every cluster node)"),
+            ));
+        }
+        if !self.nodes.iter().any(|n| n == local_node) {
+            return Err(ConfigError::file(path, format!("Current node [{local_node}] not in configuration!")));
+        }
+        let timing = self.timing.resolve(path, &mut self.warnings)?;
+
+        let udp_port = match self.udpport {
+            Some((port, line)) => {
+                if let Some((first, _)) = self.media.iter().find(|(l, m)| *l < line && m.uses_udpport()) {
+                    self.warn(
+                        line,
+                        format!(
+                            "udpport {port} applies to all bcast/ucast media here, but Heartbeat 3.0.6 used it only \
+                             for media listed after it (line {first} would use port {DEFAULT_UDP_PORT} there)"
+                        ),
+                    );
+                }
+                port
+            }
+            None => DEFAULT_UDP_PORT,
+        };
+
+        for (line, group) in &self.ping_groups {
+            if self.nodes.contains(&group.name) {
+                return Err(ConfigError::at(
+                    path,
+                    *line,
+                    format!("ping_group [{}] has the name of a node", group.name),
+                ));
+            }
+        }
+        if let Some((_, (line, g))) = self
+            .ping_groups
+            .iter()
+            .enumerate()
+            .find(|(i, (_, g))| self.ping_groups[..*i].iter().any(|(_, other)| other.name == g.name))
+        {
+            return Err(ConfigError::at(path, *line, format!("ping_group [{}] defined twice", g.name)));
+        }
+
+        self.check_stonith_hosts()?;
+
+        let auto_failback = match (self.auto_failback, self.nice_failback) {
+            (Some((policy, _)), None) => policy,
+            (Some((policy, line)), Some((_, nice_line))) => {
+                self.warn(nice_line, format!("nice_failback ignored: auto_failback is set on line {line}"));
+                policy
+            }
+            (None, Some((policy, _))) => policy,
+            (None, None) => {
+                self.warnings.push(Warning::file(
+                    path,
+                    "auto_failback not set: using 'off' (Heartbeat 3.0.6 defaulted to 'legacy'); \
+                     set 'auto_failback on' or 'auto_failback off' explicitly",
+                ));
+                AutoFailback::Off
+            }
+        };
+
+        let config = HaConfig {
+            path: path.to_path_buf(),
+            local_node: local_node.to_string(),
+            timing,
+            media: self.media.into_iter().map(|(_, m)| m.with_udp_port(udp_port)).collect(),
+            udp_port,
+            nodes: self.nodes,
+            ping_nodes: self.ping_nodes,
+            ping_groups: self.ping_groups.into_iter().map(|(_, g)| g).collect(),
+            auto_failback,
+            logging: self.logging,
+            respawn: self.respawn,
+            apiauth: self.apiauth.into_iter().map(|(_, a)| a).collect(),
+            watchdog: self.watchdog.map(|(d, _)| d),
+            stonith: StonithConfig {
+                hosts: self.stonith_hosts,
+                action: self.stonith_action.map_or(FenceAction::Reboot, |(a, _)| a),
+                timeout: self.stonith_timeout.map_or(DEFAULT_STONITH_TIMEOUT, |(d, _)| d),
+                delay: self.stonith_delay.map_or(DEFAULT_STONITH_DELAY, |(d, _)| d),
+            },
+            env: self.env,
+        };
+        Ok((config, self.warnings))
+    }
+
+    /// FROM names a listed node; one line per FROM; host_map names nodes.
+    fn check_stonith_hosts(&mut self) -> Result<(), ConfigError> {
+        let mut unknown_mapped = Vec::new();
+        for (i, host) in self.stonith_hosts.iter().enumerate() {
+            if let StonithFrom::Node(node) = &host.from {
+                if !self.nodes.contains(node) {
+                    return Err(ConfigError::at(
+                        self.path,
+                        host.line,
+                        format!("stonith_host node [{node}] is not listed on a node line (use * for any node)"),
+                    ));
+                }
+            }
+            if let Some(first) = self.stonith_hosts[..i].iter().find(|h| h.from == host.from) {
+                let from = match &host.from {
+                    StonithFrom::Any => "*",
+                    StonithFrom::Node(n) => n,
+                };
+                return Err(ConfigError::at(
+                    self.path,
+                    host.line,
+                    format!(
+                        "stonith_host for [{from}] given twice (first on line {}); configure one line per node",
+                        first.line
+                    ),
+                ));
+            }
+            for node in host.host_map.keys().filter(|n| !self.nodes.contains(n)) {
+                unknown_mapped
+                    .push((host.line, format!("host_map names [{node}], which is not listed on a node line")));
+            }
+        }
+        for (line, message) in unknown_mapped {
+            self.warn(line, message);
+        }
+        Ok(())
+    }
+}
+
+/// The single value of `name`.
+fn one_value(name: &str, args: &[&str]) -> Result<String, String> {
+    match args {
+        [v] => Ok(v.to_string()),
+        [] => Err(format!("directive [{name}] needs a value")),
+        _ => Err(format!("directive [{name}] takes exactly one value")),
+    }
+}
+
+/// A time value of directive `name`.
+fn time_value(name: &str, value: &str) -> Result<Duration, String> {
+    if value.is_empty() {
+        return Err(format!("directive [{name}] needs a value"));
+    }
+    parse_time(value).ok_or_else(|| {
+        format!("{} [{value}] is invalid. (a number of seconds, or with ms or us: 2, 1.5, 1500ms)", timing::label(name))
+    })
+}
+
+/// An IP address of a ping pseudo-node.
+fn ip_value(directive: &str, text: &str) -> Result<IpAddr, String> {
+    text.parse().map_err(|_| format!("{directive} address [{text}] is not an IP address"))
+}
+
+/// `apiauth CLIENT [uid=a,b] [gid=c,d]`.
+fn parse_apiauth(args: &[&str]) -> Result<ApiAuth, String> {
+    let usage = "apiauth needs a client and uid= or gid= lists: apiauth CLIENT [uid=a,b] [gid=c,d]";
+    let [client, lists @ ..] = args else { return Err(usage.into()) };
+    if lists.is_empty() {
+        return Err(usage.into());
+    }
+    let mut auth = ApiAuth { client: client.to_string(), uids: Vec::new(), gids: Vec::new() };
+    for list in lists {
+        let (target, items) = match list.split_once('=') {
+            Some(("uid", items)) => (&mut auth.uids, items),
+            Some(("gid", items)) => (&mut auth.gids, items),
+            _ => return Err(format!("apiauth [{list}] is not uid=LIST or gid=LIST")),
+        };
+        if items.split(',').any(str::is_empty) {
+            return Err(format!("apiauth [{list}] has an empty name"));
+        }
+        target.extend(items.split(',').map(str::to_string));
+    }
+    Ok(auth)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,18 @@
+//! A compact Heartbeat 3.0.x compatible cluster core ("haresources" mode):
+//! the foundation of the `heartbeat` program.
+//!
+//! * [`config`] — ha.cf, authkeys and haresources as typed values.
+//! * [`membership`] — signed cluster messages and replay protection.
+//! * [`process`] — running a helper program with a deadline.
+//! * [`resources`] — resource scripts, LSB init scripts and OCF agents;
+//!   resource groups.
+//! * [`stonith`] — fencing through fence-agents-style agents.
+
+pub mod config;
+pub mod membership;
+pub mod process;
+pub mod resources;
+pub mod stonith;
+
+#[cfg(test)]
+mod testutil;

@@ -1,0 +1,5 @@
+//! Membership: authenticated heartbeat messages and the replay guard.
+//! (Media, link and node state tracking build on these.)
+
+pub mod message;
+pub mod replay;

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Builds the initramfs of the watchdog QEMU tests: busybox-static, the
+# kernel's watchdog and softdog modules (decompressed: busybox insmod
+# wants plain .ko), our fence-watchdog binary with the shared libraries
+# it needs, and init.sh (beside this script) as /init.
+#
+# usage: build-initramfs.sh OUT.cpio.gz KERNEL_VERSION FENCE_WATCHDOG_BINARY
+set -euo pipefail
+out=$1 kver=$2 binary=$3
+here=$(cd "$(dirname "$0")" && pwd)
+stage=$(mktemp -d)
+trap 'rm -rf "$stage"' EXIT
+
+mkdir -p "$stage"/{bin,proc,sys,dev,run,tmp,etc,lib/modules}
+cp /bin/busybox "$stage/bin/busybox"
+for module in watchdog softdog; do
+  found=$(find "/lib/modules/$kver/kernel/drivers/watchdog" -name "$module.ko*" | head -n 1)
+  [[ -n $found ]] || { echo "no $module module for kernel $kver" >&2; exit 1; }
+  case $found in
+    *.xz) xz -dc "$found" ;;
+    *.zst) zstd -dcq "$found" ;;
+    *.gz) gzip -dc "$found" ;;
+    *) cat "$found" ;;
+  esac >"$stage/lib/modules/$module.ko"
+done
+
+cp "$binary" "$stage/bin/fence-watchdog"
+# Debug info only makes the image bigger and the boot slower.
+strip --strip-debug "$stage/bin/fence-watchdog" 2>/dev/null || true
+# The dynamic loader and libraries, at the paths the binary asks for.
+ldd "$binary" | grep -o '/[^ ]*' | sort -u | while read -r lib; do
+  mkdir -p "$stage$(dirname "$lib")"
+  cp -L "$lib" "$stage$lib"
+done
+
+cp "$here/init.sh" "$stage/init"
+chmod 755 "$stage/init"
+(cd "$stage" && find . | cpio -o -H newc --quiet) | gzip -1 >"$out"

@@ -1,0 +1,375 @@
+//! fence-watchdog on a real kernel: a QEMU guest under software emulation
+//! (`-accel tcg`) boots Debian's kernel with an initramfs built here from
+//! busybox-static, our binary and the `watchdog` and `softdog` modules.
+//! Each case runs one scenario of `tests/qemu/init.sh` and reads the
+//! guest's serial console; `-no-reboot` turns a watchdog reset into QEMU
+//! exiting, after the kernel's "softdog: Initiating system reboot".
+//!
+//! Needs `qemu-system-x86`, `linux-image-amd64`, `busybox-static` and
+//! `cpio` (scripts/setup.sh installs them); prints `SKIP:` without them.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+const QEMU: &str = "qemu-system-x86_64";
+/// The service's watchdog timeout in the scenarios (seconds).
+const TIMEOUT: f64 = 5.0;
+/// Its petting interval.
+const INTERVAL: f64 = 1.0;
+/// The kernel's line when softdog fires.
+const RESET: &str = "softdog: Initiating system reboot";
+/// The kernel's line when a watchdog is closed without the magic character.
+const NOT_STOPPED: &str = "watchdog did not stop!";
+/// Longest a scenario may take before QEMU is killed.
+const CASE_LIMIT: Duration = Duration::from_secs(100);
+
+struct Image {
+    qemu: PathBuf,
+    kernel: PathBuf,
+    initrd: PathBuf,
+}
+
+fn find_in_path(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path).chain([PathBuf::from("/usr/bin")]).map(|d| d.join(program)).find(|p| p.is_file())
+}
+
+/// The newest /boot/vmlinuz-VERSION whose modules include softdog.
+fn kernel() -> Option<(PathBuf, String)> {
+    let mut found: Vec<(PathBuf, String)> = std::fs::read_dir("/boot")
+        .ok()?
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let version = name.strip_prefix("vmlinuz-")?.to_string();
+            let dir = PathBuf::from(format!("/lib/modules/{version}/kernel/drivers/watchdog"));
+            let has_softdog = std::fs::read_dir(&dir)
+                .ok()?
+                .flatten()
+                .any(|m| m.file_name().to_string_lossy().starts_with("softdog.ko"));
+            has_softdog.then(|| (e.path(), version))
+        })
+        .collect();
+    found.sort_by(|a, b| a.1.cmp(&b.1));
+    found.pop()
+}
+
+fn build_image() -> Result<Image, String> {
+    let qemu = find_in_path(QEMU).ok_or("qemu-system-x86_64 is not installed (package qemu-system-x86)")?;
+    let (kernel, version) = kernel().ok_or("no /boot/vmlinuz-* with a softdog module (package linux-image-amd64)")?;
+    for (tool, package) in [("/bin/busybox", "busybox-static"), ("/usr/bin/cpio", "cpio")] {
+        if !Path::new(tool).exists() {
+            return Err(format!("{tool} is not installed (package {package})"));
+        }
+    }
+    let binary = tests::our_bin("fence-watchdog");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("qemu/build-initramfs.sh");
+    let dir = binary.parent().expect("target directory").to_path_buf();
+    let initrd = dir.join("watchdog-qemu-initramfs.cpio.gz");
+    let partial = dir.join(format!("watchdog-qemu-initramfs.{}.tmp", std::process::id()));
+    let out = Command::new("bash").arg(&script).arg(&partial).arg(&version).arg(&binary).output().expect("run bash");
+    assert!(out.status.success(), "{} failed: {}", script.display(), String::from_utf8_lossy(&out.stderr));
+    std::fs::rename(&partial, &initrd).expect("move the initramfs in place");
+    Ok(Image { qemu, kernel, initrd })
+}
+
+/// The guest image, built once per test process; `None` (after printing
+/// SKIP and why) when this machine cannot run it.
+fn image() -> Option<&'static Image> {
+    static IMAGE: OnceLock<Result<Image, String>> = OnceLock::new();
+    match IMAGE.get_or_init(build_image) {
+        Ok(image) => Some(image),
+        Err(reason) => {
+            eprintln!("SKIP: {reason}");
+            None
+        }
+    }
+}
+
+/// QEMU, killed and reaped on drop whatever happened.
+struct Qemu(Child);
+
+impl Drop for Qemu {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// What a scenario printed on the serial console.
+struct Console {
+    text: String,
+    wall: Duration,
+}
+
+impl Console {
+    fn has(&self, needle: &str) -> bool {
+        self.text.contains(needle)
+    }
+
+    fn line(&self, needle: &str) -> Option<&str> {
+        self.text.lines().find(|l| l.contains(needle))
+    }
+
+    /// The kernel timestamp of the first line containing `needle`.
+    fn kernel_time(&self, needle: &str) -> Option<f64> {
+        let line = self.line(needle)?;
+        let stamp = line.split_once('[')?.1.split_once(']')?.0;
+        stamp.trim().parse().ok()
+    }
+
+    /// The number after " at " in a `FWT:` marker containing `needle`.
+    fn marker_time(&self, needle: &str) -> f64 {
+        let line = self.line(needle).unwrap_or_else(|| panic!("no marker {needle:?} in:\n{}", self.text));
+        let after = line.rsplit_once(" at ").map_or("", |(_, t)| t).trim();
+        after.parse().unwrap_or_else(|_| panic!("no time in {line:?}"))
+    }
+
+    fn reset(&self) -> bool {
+        self.has(RESET)
+    }
+}
+
+/// Boots the guest with scenario `name` and returns its console once QEMU
+/// exits (power-off or reset), killing it after [`CASE_LIMIT`].
+fn run(image: &Image, name: &str) -> Console {
+    let started = Instant::now();
+    let mut child = Command::new(&image.qemu)
+        .args(["-accel", "tcg", "-m", "256", "-smp", "1", "-nographic", "-no-reboot", "-net", "none"])
+        .arg("-kernel")
+        .arg(&image.kernel)
+        .arg("-initrd")
+        .arg(&image.initrd)
+        .args(["-append", &format!("console=ttyS0 panic=-1 quiet fwt={name}")])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start qemu");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut stderr = child.stderr.take().expect("stderr");
+    let mut qemu = Qemu(child);
+    let output = Arc::new(Mutex::new(Vec::new()));
+    let reader = {
+        let output = output.clone();
+        std::thread::spawn(move || {
+            let mut chunk = [0u8; 4096];
+            while let Ok(n @ 1..) = stdout.read(&mut chunk) {
+                output.lock().unwrap().extend_from_slice(&chunk[..n]);
+            }
+        })
+    };
+    let errors = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let mut exited = false;
+    while started.elapsed() < CASE_LIMIT {
+        if let Ok(Some(_)) = qemu.0.try_wait() {
+            exited = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(qemu);
+    reader.join().expect("console reader");
+    let errors = errors.join().expect("stderr reader");
+    let text = String::from_utf8_lossy(&output.lock().unwrap()).replace('\r', "");
+    let console = Console { text, wall: started.elapsed() };
+    eprintln!("--- scenario {name}: {:.1} s wall ---\n{}\n{errors}", console.wall.as_secs_f64(), console.text);
+    assert!(exited, "scenario {name}: QEMU still ran after {CASE_LIMIT:?} and was killed:\n{}", console.text);
+    assert!(
+        console.has(&format!("scenario {name}")),
+        "scenario {name}: the guest did not boot:\n{}{errors}",
+        console.text
+    );
+    console
+}
+
+#[test]
+fn petting_for_20_s_under_load_keeps_the_node_up_and_reports_the_worst_gap() {
+    let Some(image) = image() else { return };
+    let c = run(image, "pet");
+    assert!(c.has("load on: 2 CPU hogs"), "{}", c.text);
+    assert!(c.has("FWT: service alive after 20 s"), "{}", c.text);
+    assert!(c.has("FWT: service exited with status 0"), "{}", c.text);
+    assert!(c.has("closed /dev/watchdog with the magic character"), "{}", c.text);
+    assert!(c.has("FWT: DONE") && !c.reset(), "no reset expected:\n{}", c.text);
+    // "SIGTERM: stopping; worst petting gap 1000.6 ms over 20 keepalives"
+    let line = c.line("worst petting gap").unwrap_or_else(|| panic!("no petting figures:\n{}", c.text));
+    let figures = line.split_once("worst petting gap ").unwrap().1;
+    let (gap, rest) = figures.split_once(" ms over ").expect("gap figure");
+    let gap: f64 = gap.parse().expect("gap in ms");
+    let keepalives: u64 = rest.split_whitespace().next().unwrap().parse().expect("keepalive count");
+    assert!(keepalives >= 18, "about one keepalive a second for 20 s: {line}");
+    assert!(gap < TIMEOUT * 1000.0, "{line}");
+    eprintln!(
+        "BENCH watchdog: worst petting gap under CPU hog + memory pressure in the guest: {gap:.1} ms \
+         (interval {:.0} ms, {keepalives} keepalives)",
+        INTERVAL * 1000.0
+    );
+}
+
+#[test]
+fn sigterm_closes_with_the_magic_character_and_the_node_stays_up() {
+    let Some(image) = image() else { return };
+    let c = run(image, "sigterm");
+    assert!(c.has("FWT: service exited with status 0"), "{}", c.text);
+    assert!(c.has("closed /dev/watchdog with the magic character: the watchdog is stopped"), "{}", c.text);
+    assert!(c.has("FWT: no reset 10 s after the magic close"), "{}", c.text);
+    assert!(!c.has(NOT_STOPPED) && !c.reset(), "no reset expected:\n{}", c.text);
+}
+
+#[test]
+fn kill_9_of_the_service_resets_the_node_within_the_margin() {
+    let Some(image) = image() else { return };
+    let c = run(image, "kill9");
+    let killed = c.marker_time("kill -9 at");
+    assert!(c.has(NOT_STOPPED), "the kernel says the watchdog was not stopped:\n{}", c.text);
+    let reset = c.kernel_time(RESET).unwrap_or_else(|| panic!("no reset:\n{}", c.text));
+    assert!(!c.has("no reset after kill -9"), "{}", c.text);
+    let after = reset - killed;
+    eprintln!("kill -9 at {killed:.2} s, reset at {reset:.2} s: {after:.2} s later (margin {TIMEOUT} s)");
+    // The last keepalive came at most one interval before the kill.
+    assert!(after <= TIMEOUT + 1.0, "reset {after:.2} s after kill -9, more than margin + 1 s");
+    assert!(after >= TIMEOUT - INTERVAL - 0.5, "reset {after:.2} s after kill -9: too early for a {TIMEOUT} s margin");
+}
+
+#[test]
+fn a_feeding_client_that_stops_feeding_resets_the_node() {
+    let Some(image) = image() else { return };
+    let c = run(image, "feeder");
+    assert!(!c.has("feed failed"), "{}", c.text);
+    assert!(c.has("clients feed through /run/fence-watchdog.sock"), "{}", c.text);
+    let stopped = c.marker_time("feeding stops at");
+    assert!(
+        c.has("health check failed: feeder client (/etc/fw.toml:4): client `client` has not fed for"),
+        "{}",
+        c.text
+    );
+    assert!(c.has("stopped petting /dev/watchdog"), "{}", c.text);
+    let reset = c.kernel_time(RESET).unwrap_or_else(|| panic!("no reset:\n{}", c.text));
+    let after = reset - stopped;
+    eprintln!("feeding stopped at {stopped:.2} s, reset at {reset:.2} s: {after:.2} s later");
+    // Grace 3 s (the last feed was up to 1 s earlier), checked every 0.5 s, then the 5 s timeout.
+    assert!(after > 3.0, "the node reset before the grace ran out: {after:.2} s");
+    assert!(after <= 3.0 + 0.5 + TIMEOUT + 1.0, "reset {after:.2} s after feeding stopped");
+}
+
+#[test]
+fn a_failing_test_command_runs_the_repair_and_resets_the_node() {
+    let Some(image) = image() else { return };
+    let c = run(image, "test-command");
+    let failing = c.marker_time("test command fails at");
+    assert!(
+        c.has("health check failed: test /bin/wd-test (/etc/watchdog.conf:5): `/bin/wd-test` exited with status 1"),
+        "{}",
+        c.text
+    );
+    assert!(c.has("FWT: repair ran with code 1: `/bin/wd-test` exited with status 1"), "{}", c.text);
+    let reset = c.kernel_time(RESET).unwrap_or_else(|| panic!("no reset:\n{}", c.text));
+    let after = reset - failing;
+    eprintln!("test command failing from {failing:.2} s, reset at {reset:.2} s: {after:.2} s later");
+    assert!(after > 0.0 && after <= INTERVAL + TIMEOUT + 1.5, "reset {after:.2} s after the test command failed");
+}
+
+#[test]
+fn test_option_reports_the_softdog_identity_and_leaves_the_watchdog_stopped() {
+    let Some(image) = image() else { return };
+    let c = run(image, "selftest");
+    assert!(c.has("identity: \"Software Watchdog\""), "{}", c.text);
+    assert!(c.has("options: SETTIMEOUT MAGICCLOSE KEEPALIVEPING"), "{}", c.text);
+    assert!(c.has("keepalive 3/3: ok"), "{}", c.text);
+    assert!(c.has("OK: /dev/watchdog works"), "{}", c.text);
+    assert!(c.has("FWT: --test exited with status 0"), "{}", c.text);
+    assert!(c.has("FWT: no reset after --test"), "{}", c.text);
+    assert!(!c.has(NOT_STOPPED) && !c.reset(), "no reset expected:\n{}", c.text);
+}
+
+#[test]
+fn with_nowayout_sigterm_keeps_petting_and_test_refuses() {
+    let Some(image) = image() else { return };
+    let c = run(image, "nowayout");
+    assert!(c.has("refusing to test: the driver has nowayout set"), "{}", c.text);
+    assert!(c.has("FWT: --test exited with status 1"), "{}", c.text);
+    assert!(c.has("has nowayout set, so stopping would reset the node; petting goes on"), "{}", c.text);
+    assert!(c.has("FWT: service still petting 8 s after SIGTERM"), "{}", c.text);
+    assert!(!c.reset(), "no reset expected:\n{}", c.text);
+}
+
+// The command line on the host, where no watchdog device is needed.
+
+fn fence_watchdog(args: &[&str]) -> std::process::Output {
+    Command::new(tests::our_bin("fence-watchdog")).args(args).stdin(Stdio::null()).output().expect("run fence-watchdog")
+}
+
+#[test]
+fn a_bad_config_value_is_one_line_naming_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = dir.path().join("fw.toml");
+    std::fs::write(&toml, "[watchdog]\ntimeout = 5\ninterval = 10\n").unwrap();
+    let out = fence_watchdog(&["-F", "-c", toml.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let wanted = format!(
+        "fence-watchdog: {}:3: interval (10 s) must be shorter than the watchdog timeout (5 s)",
+        toml.display()
+    );
+    assert!(stderr.starts_with(&wanted) && stderr.lines().count() == 1, "{stderr}");
+
+    let debian = dir.path().join("watchdog.conf");
+    std::fs::write(&debian, "watchdog-device = /dev/watchdog\nmax-load-1 = high\n").unwrap();
+    let out = fence_watchdog(&["--test", "-c", debian.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.trim_end(),
+        format!("fence-watchdog: {}:2: max-load-1: expected a load of 0 or more, got `high`", debian.display())
+    );
+}
+
+#[test]
+fn a_failed_start_names_the_call_and_does_not_leave_the_device_armed() {
+    // A plain file stands in for a device whose driver refuses our calls.
+    let dir = tempfile::tempdir().unwrap();
+    let device = dir.path().join("watchdog");
+    std::fs::write(&device, "").unwrap();
+    let config = dir.path().join("fw.toml");
+    std::fs::write(&config, format!("[watchdog]\ndevice = {:?}\nrealtime = false\n", device.display().to_string()))
+        .unwrap();
+    let out = fence_watchdog(&["-F", "-c", config.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&format!("{}: WDIOC_GETSUPPORT failed: ENOTTY", device.display())), "{stderr}");
+    assert_eq!(std::fs::read(&device).unwrap(), b"V", "closed with the magic character");
+
+    std::fs::write(&device, "").unwrap();
+    let out = fence_watchdog(&["-c", config.to_str().unwrap(), "--test"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(std::fs::read(&device).unwrap(), b"V", "--test closes with the magic character too");
+    let missing = dir.path().join("fw-missing.toml");
+    std::fs::write(&missing, "[watchdog]\ndevice = \"/nonexistent/watchdog\"\n").unwrap();
+    let stderr =
+        String::from_utf8_lossy(&fence_watchdog(&["-c", missing.to_str().unwrap(), "--test"]).stderr).to_string();
+    assert!(
+        stderr.contains("/nonexistent/watchdog: no watchdog device") && stderr.contains("modprobe softdog"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn feeding_without_a_running_service_fails_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("fw.sock");
+    let out = fence_watchdog(&["feed", "heartbeat", "--socket", socket.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cannot feed `heartbeat` through") && stderr.contains("(is fence-watchdog running?)"),
+        "{stderr}"
+    );
+}

@@ -1,0 +1,74 @@
+//! The watchdog: the fence that always works. If a node's cluster
+//! software dies or hangs, the node resets itself before its peers take
+//! over its resources.
+//!
+//! - [`device`]: the Linux watchdog device API (`/dev/watchdog`) through
+//!   ioctls: identity and options, timeouts, keepalive, time left, magic
+//!   close, disable.
+//! - [`config`]: the `fence-watchdog` configuration, from its own TOML
+//!   format or from Debian's `watchdog.conf`.
+//! - [`checks`] and [`monitor`]: health checks (pid file, feeding client,
+//!   ping, interface traffic, load, free memory, test command, file age),
+//!   each on its own interval with its own grace.
+//! - [`pet`]: the petting thread (real-time priority, locked memory,
+//!   worst-gap figures).
+//! - [`feed`]: the feeding protocol, client and server.
+//! - [`service`] and [`selftest`]: the `fence-watchdog` service and its
+//!   `--test`.
+//!
+//! # The feeding protocol
+//!
+//! A client — the heartbeat core, or a script — proves it is alive by
+//! *feeding* the service. The service listens on a Unix **datagram**
+//! socket, by default `/run/fence-watchdog.sock` (`feed-socket` in the
+//! `[watchdog]` table), created with mode 0600, so only root can feed.
+//! It exists only when at least one `[[feeder]]` check is configured.
+//!
+//! - Each datagram holds one or more lines; each line is `feed NAME`
+//!   (trailing newline optional). NAME is 1–64 characters of
+//!   `A-Z a-z 0-9 . _ -` and must match the `name` of a `[[feeder]]` check.
+//! - There is no answer. Sending fails (ENOENT, ECONNREFUSED) when the
+//!   service is not running or no feeder is configured.
+//! - Feeds from names that no check expects are ignored (warned once);
+//!   malformed lines are warned about and ignored.
+//! - The service start counts as a feed. When a configured client has
+//!   not fed for longer than its `grace`, its check fails: the repair
+//!   command runs, petting stops and the node resets. Feed at least a few
+//!   times per grace period.
+//!
+//! From Rust, keep a [`feed::Feeder`] and call [`feed::Feeder::feed`]:
+//!
+//! ```no_run
+//! let feeder = watchdog::feed::Feeder::new(watchdog::config::DEFAULT_FEED_SOCKET, "heartbeat")?;
+//! feeder.feed()?;
+//! # Ok::<(), watchdog::feed::FeedError>(())
+//! ```
+//!
+//! From a shell: `fence-watchdog feed heartbeat [--socket PATH]`.
+
+pub mod checks;
+pub mod command;
+pub mod config;
+pub mod device;
+pub mod feed;
+mod ioctl;
+pub mod logging;
+pub mod monitor;
+pub mod pet;
+pub mod selftest;
+pub mod service;
+
+/// Polls `check` until true or `limit` passes (tests only).
+#[cfg(test)]
+pub(crate) fn wait_until(limit: std::time::Duration, mut check: impl FnMut() -> bool) -> bool {
+    let end = std::time::Instant::now() + limit;
+    loop {
+        if check() {
+            return true;
+        }
+        if std::time::Instant::now() >= end {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}

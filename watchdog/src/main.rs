@@ -1,0 +1,106 @@
+//! `fence-watchdog`: pets the watchdog device while the node is healthy.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use watchdog::config::{self, Config};
+use watchdog::{feed, logging, selftest, service};
+
+/// Pet /dev/watchdog while health checks pass; stop petting (so the
+/// hardware resets the node) when one fails.
+///
+/// Reads /etc/fence-watchdog.toml when it exists (built-in defaults
+/// otherwise). A -c file whose name ends in .toml is read as TOML, any
+/// other as Debian's watchdog.conf.
+#[derive(Parser, Debug)]
+#[command(name = "fence-watchdog", version)]
+struct Cli {
+    /// Configuration file (TOML if it ends in .toml, else Debian's watchdog.conf format).
+    #[arg(short = 'c', long = "config-file", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Stay in the foreground and log to stderr.
+    #[arg(short = 'F', long)]
+    foreground: bool,
+    /// Verbose: log at debug level.
+    #[arg(short = 'v', long)]
+    verbose: bool,
+    /// Check the device safely: arm it with a short timeout, pet it a few
+    /// times, close it with the magic character, report its identity.
+    #[arg(long)]
+    test: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Feed the running service once as client NAME (for scripts).
+    Feed {
+        /// The client name, as in a `[[feeder]]` check.
+        name: String,
+        /// The service's socket (default: from -c, else /run/fence-watchdog.sock).
+        #[arg(long, value_name = "PATH")]
+        socket: Option<PathBuf>,
+    },
+}
+
+fn fail(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("fence-watchdog: {message}");
+    ExitCode::FAILURE
+}
+
+/// The configuration: `-c FILE`, else the default file if present, else
+/// the built-in defaults.
+fn load(path: Option<&Path>) -> Result<(Config, Vec<String>), config::ConfigError> {
+    match path {
+        Some(path) => config::load(path),
+        None if Path::new(config::DEFAULT_CONFIG).exists() => config::load(Path::new(config::DEFAULT_CONFIG)),
+        None => Ok((Config::default(), Vec::new())),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let (config, warnings) = match load(cli.config.as_deref()) {
+        Ok(x) => x,
+        Err(e) => return fail(e),
+    };
+    for w in &warnings {
+        eprintln!("fence-watchdog: warning: {w}");
+    }
+    if let Some(Command::Feed { name, socket }) = &cli.command {
+        let socket = socket.clone().unwrap_or_else(|| config.feed_socket.clone());
+        return match feed::feed(&socket, name) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(e),
+        };
+    }
+    if cli.test {
+        let mut out = std::io::stdout();
+        return match selftest::run(&config.device, Duration::from_secs(1), &mut out) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(format!("{e:#}")),
+        };
+    }
+    if !cli.foreground {
+        if let Err(e) = nix::unistd::daemon(false, false) {
+            return fail(format!("cannot detach: {e}"));
+        }
+    }
+    logging::init(cli.verbose, cli.foreground);
+    if let Some(file) = &config.source {
+        tracing::info!("configuration {}", file.display());
+    }
+    match service::run(&config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            if !cli.foreground {
+                eprintln!("fence-watchdog: {e:#}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
