@@ -27,7 +27,11 @@ fn generate_fingerprint_and_check() {
     let printed = String::from_utf8_lossy(&fp.stdout).to_string();
     assert!(printed.starts_with("SHA256:") && printed.contains(p), "{printed}");
     assert!(String::from_utf8_lossy(&key_tool(&["generate", "--force", p]).stdout).contains("SHA256:"));
-    assert_ne!(String::from_utf8_lossy(&key_tool(&["fingerprint", p]).stdout), printed, "a new key has a new fingerprint");
+    assert_ne!(
+        String::from_utf8_lossy(&key_tool(&["fingerprint", p]).stdout),
+        printed,
+        "a new key has a new fingerprint"
+    );
 
     assert_eq!(key_tool(&["check", p]).status.code(), Some(0));
     std::fs::write(&path, b"short").unwrap();
@@ -35,7 +39,10 @@ fn generate_fingerprint_and_check() {
     let check = key_tool(&["check", p]);
     assert_eq!(check.status.code(), Some(1));
     let warnings = String::from_utf8_lossy(&check.stderr);
-    assert!(warnings.contains("readable or writable by group or others") && warnings.contains("only 5 bytes"), "{warnings}");
+    assert!(
+        warnings.contains("readable or writable by group or others") && warnings.contains("only 5 bytes"),
+        "{warnings}"
+    );
 
     let missing = key_tool(&["fingerprint", "/nonexistent/key"]);
     assert_eq!(missing.status.code(), Some(1));
