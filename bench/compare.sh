@@ -283,7 +283,7 @@ start_daemon() { # SIDE
     local side=$1 ns="${TAG}${1}1" name log bin i
     name=$(sidename "$side")
     log="$TMP/daemon-$name.log"
-    if [ "$side" = s ]; then bin="$STOCK_DAEMON"; else bin="$OURS_DIR/fence_virtd"; fi
+    if [ "$side" = s ]; then bin=${STOCK_EXEC:-$STOCK_DAEMON}; else bin=${OURS_EXEC:-$OURS_DIR/fence_virtd}; fi
     ip netns exec "$ns" "$bin" -F -f "$TMP/$name.conf" -p "$TMP/$name.pid" > "$log" 2>&1 &
     DPID[$side]=$!
     PIDS+=("${DPID[$side]}")

@@ -20,5 +20,3 @@ if ! command -v cargo >/dev/null; then
   echo "setup: cargo is not installed (install Rust with rustup, then re-run)" >&2
   exit 1
 fi
-# The Debian service must not hold port 1229 while tests run.
-pkill -x fence_virtd 2>/dev/null || true
