@@ -37,12 +37,7 @@ pub fn rx_bytes(text: &str, name: &str) -> Option<u64> {
 
 impl Check for InterfaceCheck {
     fn run(&mut self) -> Result<(), Failure> {
-        let text = std::fs::read_to_string(&self.source).map_err(|e| {
-            Failure::new(
-                format!("cannot read {}: {e}", self.source.display()),
-                Errno::from_raw(e.raw_os_error().unwrap_or(0)),
-            )
-        })?;
+        let text = super::read_source(&self.source)?;
         let Some(rx) = rx_bytes(&text, &self.name) else {
             self.last = None;
             return Err(Failure::new(format!("interface {} does not exist", self.name), Errno::ENODEV));

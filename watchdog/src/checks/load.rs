@@ -35,12 +35,7 @@ pub fn averages(text: &str) -> Option<[f64; 3]> {
 
 impl Check for LoadCheck {
     fn run(&mut self) -> Result<(), Failure> {
-        let text = std::fs::read_to_string(&self.source).map_err(|e| {
-            Failure::new(
-                format!("cannot read {}: {e}", self.source.display()),
-                Errno::from_raw(e.raw_os_error().unwrap_or(0)),
-            )
-        })?;
+        let text = super::read_source(&self.source)?;
         let loads = averages(&text).ok_or_else(|| {
             Failure::new(format!("cannot parse {}: `{}`", self.source.display(), text.trim()), Errno::EINVAL)
         })?;

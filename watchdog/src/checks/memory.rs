@@ -38,12 +38,7 @@ fn mib(bytes: u64) -> String {
 
 impl Check for MemoryCheck {
     fn run(&mut self) -> Result<(), Failure> {
-        let text = std::fs::read_to_string(&self.source).map_err(|e| {
-            Failure::new(
-                format!("cannot read {}: {e}", self.source.display()),
-                Errno::from_raw(e.raw_os_error().unwrap_or(0)),
-            )
-        })?;
+        let text = super::read_source(&self.source)?;
         let free = available(&text)
             .ok_or_else(|| Failure::new(format!("no MemAvailable line in {}", self.source.display()), Errno::EINVAL))?;
         if free < self.min_available {

@@ -41,6 +41,17 @@ impl Failure {
     }
 }
 
+/// Reads a kernel status file (`/proc/loadavg`, `/proc/meminfo`, …); a
+/// read error is a failure naming the file, with the error's errno as code.
+pub(crate) fn read_source(path: &std::path::Path) -> Result<String, Failure> {
+    std::fs::read_to_string(path).map_err(|e| {
+        Failure::new(
+            format!("cannot read {}: {e}", path.display()),
+            nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0)),
+        )
+    })
+}
+
 /// One health check.
 pub trait Check: Send {
     /// Looks once.
