@@ -1,4 +1,5 @@
-//! Test helpers: capturing log events, and executable scripts in a temp dir.
+//! Test helpers: capturing log events, executable scripts in a temp dir,
+//! and a deterministic generator for the brute-force parser tests.
 
 use std::fmt::Debug;
 use std::os::unix::fs::PermissionsExt;
@@ -63,5 +64,23 @@ impl Recorder {
 
     pub fn calls(&self) -> Vec<String> {
         read_lines(&self.calls)
+    }
+}
+
+/// A small deterministic xorshift generator for the brute-force tests.
+pub struct XorShift(pub u64);
+
+impl XorShift {
+    /// The next 64 random bits.
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A number below `n`.
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
     }
 }

@@ -421,15 +421,9 @@ mod tests {
         }
         let pieces =
             ["auth", "1", "2", "15", "16", "0", "crc", "md5", "sha1", "sha256", "k", "#", " ", "\n", "é", "-1"];
-        let mut state = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as usize
-        };
+        let mut rng = crate::testutil::XorShift(0x9E37_79B9_7F4A_7C15);
         for _ in 0..10_000 {
-            let text: String = (0..next() % 20).map(|_| pieces[next() % pieces.len()]).collect();
+            let text: String = (0..rng.below(20)).map(|_| pieces[rng.below(pieces.len())]).collect();
             check(&text);
         }
     }

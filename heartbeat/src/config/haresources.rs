@@ -527,18 +527,7 @@ mod tests {
             .contains("cannot read file"));
     }
 
-    struct XorShift(u64);
-    impl XorShift {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-    }
+    use crate::testutil::XorShift;
 
     #[test]
     fn brute_truncated_and_random_input_never_panics_and_errors_are_one_line() {

@@ -530,20 +530,7 @@ fn load_reads_the_file_and_warns_about_readable_passwords() {
     assert!(missing.to_string().contains("cannot read file"), "{missing}");
 }
 
-/// A small deterministic generator for the brute tests.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
+use crate::testutil::XorShift;
 
 const SAMPLE: &str = "keepalive 1\ndeadtime 10 # x\nwarntime 5\ninitdead 60\nudpport 694\nucast eth1 10.0.0.2\n\
 bcast eth0\nmcast eth0 239.192.0.1 694 1 0\nauto_failback on\nnode alpha bravo\nping 10.0.0.254\n\
