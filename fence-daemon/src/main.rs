@@ -92,12 +92,19 @@ fn main() -> ExitCode {
     let debug = cli.debug.unwrap_or(config.debug);
     let foreground = cli.foreground || config.foreground;
     let wait = cli.wait || config.wait_for_init;
-    // Key problems are start-up errors the admin must see, before detaching.
-    if let Some(settings) = config.listener.auth() {
-        if let Err(e) = server::load_auth(settings, &cli.config) {
-            return fail(format!("{e:#}"));
+    // Logging starts before detaching (the syslog socket survives the fork)
+    // so warnings about the key are seen; key problems are start-up errors
+    // the admin must see on the terminal.
+    logging::init(debug, foreground);
+    let initial_auth = match config.listener.auth() {
+        Some(settings) => match server::load_auth(settings, &cli.config) {
+            Ok(auth) => auth,
+            Err(e) => return fail(format!("{e:#}")),
+        },
+        None => {
+            return fail(format!("the {} listener is not built in (available: multicast, tcp)", config.listener.name()))
         }
-    }
+    };
     let pidfile = match PidFile::create(&cli.pidfile, "fence_virtd") {
         Ok(p) => p,
         Err(e) => return fail(e),
@@ -114,12 +121,11 @@ fn main() -> ExitCode {
             Err(_) => return ExitCode::FAILURE,
         }
     };
-    logging::init(debug, foreground);
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => return fail(format!("cannot start the runtime: {e}")),
     };
-    match runtime.block_on(server::serve(config, cli.config.clone(), wait)) {
+    match runtime.block_on(server::serve(config, cli.config.clone(), wait, initial_auth)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");

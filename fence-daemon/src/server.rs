@@ -118,13 +118,9 @@ async fn init_backend(config: &BackendConfig, wait: bool) -> Result<Arc<dyn Back
     }
 }
 
-/// Runs the daemon until SIGTERM or SIGINT.
-pub async fn serve(config: DaemonConfig, config_path: PathBuf, wait: bool) -> Result<()> {
-    let auth_settings = config.listener.auth().cloned();
-    let initial_auth = match &auth_settings {
-        Some(settings) => load_auth(settings, &config_path)?,
-        None => bail!("the {} listener is not built in (available: multicast, tcp)", config.listener.name()),
-    };
+/// Runs the daemon until SIGTERM or SIGINT, with the listener's
+/// credentials already loaded by [`load_auth`].
+pub async fn serve(config: DaemonConfig, config_path: PathBuf, wait: bool, initial_auth: ListenerAuth) -> Result<()> {
     let backend = init_backend(&config.backend, wait).await?;
     let auth: SharedAuth = Arc::new(RwLock::new(Arc::new(initial_auth)));
     let stats = Arc::new(ListenerStats::default());
