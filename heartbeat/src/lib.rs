@@ -7,9 +7,11 @@
 //! * [`resources`] — resource scripts, LSB init scripts and OCF agents;
 //!   resource groups.
 //! * [`stonith`] — fencing through fence-agents-style agents.
+//! * [`node`] — the running node: media, membership, failover, control socket.
 
 pub mod config;
 pub mod membership;
+pub mod node;
 pub mod process;
 pub mod resources;
 pub mod stonith;

@@ -102,6 +102,9 @@ const KNOWN: &[&str] = &[
     "stonith_timeout",
     "stonith_delay",
     "env",
+    "monitor_interval",
+    "unfenced_takeover",
+    "watchdog_socket",
 ];
 
 /// syslog facilities accepted by `logfacility` (plus `none`).
@@ -198,7 +201,22 @@ pub struct HaConfig {
     pub stonith: StonithConfig,
     /// `env NAME=value`: exported to respawned programs.
     pub env: Vec<(String, String)>,
+    /// `monitor_interval` (our extension, default 10 s, 0 = off): how often
+    /// the groups held here are checked with `status`/`monitor`.
+    pub monitor_interval: Duration,
+    /// `unfenced_takeover yes` (our extension, default no): take over from a
+    /// dead peer that cannot be fenced (no `stonith_host`, no watchdog) —
+    /// Heartbeat 3.0.6's behaviour, which risks split brain.
+    pub unfenced_takeover: bool,
+    /// `watchdog_socket` (our extension): the fence-watchdog feed socket used
+    /// with `watchdog` (default `/run/fence-watchdog.sock`).
+    pub watchdog_socket: PathBuf,
 }
+
+/// Default of `monitor_interval`.
+pub const DEFAULT_MONITOR_INTERVAL: Duration = Duration::from_secs(10);
+/// Default of `watchdog_socket` (the fence-watchdog service's).
+pub const DEFAULT_WATCHDOG_SOCKET: &str = "/run/fence-watchdog.sock";
 
 impl HaConfig {
     /// Reads and parses `path`. Also warns when the file holds fence
@@ -277,6 +295,9 @@ struct Builder<'p> {
     stonith_timeout: AtLine<Duration>,
     stonith_delay: AtLine<Duration>,
     env: Vec<(String, String)>,
+    monitor_interval: AtLine<Duration>,
+    unfenced_takeover: AtLine<bool>,
+    watchdog_socket: AtLine<PathBuf>,
     warned_no_effect: HashSet<String>,
 }
 
@@ -302,6 +323,9 @@ impl<'p> Builder<'p> {
             stonith_timeout: None,
             stonith_delay: None,
             env: Vec::new(),
+            monitor_interval: None,
+            unfenced_takeover: None,
+            watchdog_socket: None,
             warned_no_effect: HashSet::new(),
         }
     }
@@ -516,6 +540,22 @@ impl<'p> Builder<'p> {
                 let d = time_value(name, &value)?;
                 self.set(|b| &mut b.stonith_delay, name, d, line);
             }
+            "monitor_interval" => {
+                let d = time_value(name, &value)?;
+                self.set(|b| &mut b.monitor_interval, name, d, line);
+            }
+            "unfenced_takeover" => {
+                let v = one_value(name, args)?;
+                let on = parse_bool(&v).ok_or_else(|| format!("unfenced_takeover [{v}] is not a boolean (yes or no)"))?;
+                self.set(|b| &mut b.unfenced_takeover, name, on, line);
+            }
+            "watchdog_socket" => {
+                let v = one_value(name, args)?;
+                if !v.starts_with('/') {
+                    return Err(format!("watchdog_socket [{v}] is not an absolute path"));
+                }
+                self.set(|b| &mut b.watchdog_socket, name, PathBuf::from(v), line);
+            }
             "env" => {
                 let valid_name = |n: &str| {
                     n.bytes().next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
@@ -635,6 +675,9 @@ impl<'p> Builder<'p> {
                 delay: self.stonith_delay.map_or(DEFAULT_STONITH_DELAY, |(d, _)| d),
             },
             env: self.env,
+            monitor_interval: self.monitor_interval.map_or(DEFAULT_MONITOR_INTERVAL, |(d, _)| d),
+            unfenced_takeover: self.unfenced_takeover.is_some_and(|(on, _)| on),
+            watchdog_socket: self.watchdog_socket.map_or_else(|| PathBuf::from(DEFAULT_WATCHDOG_SOCKET), |(p, _)| p),
         };
         Ok((config, self.warnings))
     }

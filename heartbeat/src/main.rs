@@ -1,0 +1,175 @@
+//! `heartbeat`: run a cluster node, or talk to the running one.
+//!
+//! ```text
+//! heartbeat run      [-c DIR] [--node NAME] [--run-dir DIR]   # foreground; SIGTERM = graceful stop
+//! heartbeat status   …    # exit 0 running, 3 stopped
+//! heartbeat nodes    …
+//! heartbeat standby  [all|local|foreign] …
+//! heartbeat takeover [all|local|foreign] …
+//! heartbeat stop     …    # graceful stop, waits until it is complete
+//! heartbeat check    …    # validate the configuration and exit
+//! ```
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+use heartbeat::node::{self, control, Options};
+
+/// Exit status of a configuration error (Heartbeat's).
+const EXIT_CONFIG: u8 = 6;
+/// Exit status of `status` when no node runs (LSB "not running").
+const EXIT_STOPPED: u8 = 3;
+
+#[derive(Parser)]
+#[command(
+    name = "heartbeat",
+    version,
+    about = "Heartbeat 3.0.x compatible cluster core: membership, resource groups, failover with fencing",
+    after_help = "Files: DIR/ha.cf, DIR/authkeys (mode 600), DIR/haresources, DIR/resource.d/. \
+                  Control socket and state: RUN_DIR/heartbeat.sock, heartbeat.pid, hb_generation."
+)]
+struct Cli {
+    /// Configuration directory.
+    #[arg(short = 'c', long = "config-dir", global = true, default_value = "/etc/ha.d", value_name = "DIR")]
+    config_dir: PathBuf,
+    /// This node's name (default: `uname -n`).
+    #[arg(long, global = true, value_name = "NAME")]
+    node: Option<String>,
+    /// Directory of the control socket, pid file and generation counter.
+    #[arg(long = "run-dir", global = true, default_value = "/run/heartbeat", value_name = "DIR")]
+    run_dir: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the node in the foreground (logs to stderr and ha.cf's logfile).
+    Run,
+    /// Show the running node's state, its groups and dropped-packet counters.
+    Status,
+    /// List the nodes and ping nodes with their states and links.
+    Nodes,
+    /// Give this node's groups of SET to the peer and keep them away.
+    Standby {
+        /// all (default), local (groups homed here) or foreign.
+        #[arg(default_value = "all")]
+        set: String,
+    },
+    /// Ask the peer for the groups of SET (as seen from this node).
+    Takeover {
+        /// all (default), local (groups homed here) or foreign.
+        #[arg(default_value = "all")]
+        set: String,
+    },
+    /// Stop the running node gracefully (releases its groups; peers take over at once).
+    Stop,
+    /// Check the configuration files and exit.
+    Check,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let node = match cli.node.clone() {
+        Some(n) => n,
+        None => match nix::unistd::gethostname() {
+            Ok(h) => h.to_string_lossy().into_owned(),
+            Err(e) => {
+                eprintln!("heartbeat: cannot read the host name ({e}); give --node NAME");
+                return ExitCode::FAILURE;
+            }
+        },
+    };
+    let options = Options { config_dir: cli.config_dir.clone(), node, run_dir: cli.run_dir.clone() };
+    match cli.command {
+        Command::Run => run(&options),
+        Command::Check => match node::load(&options) {
+            Ok(loaded) => {
+                for w in &loaded.warnings {
+                    eprintln!("heartbeat: WARN: {w}");
+                }
+                println!("Configuration validated.");
+                ExitCode::SUCCESS
+            }
+            Err(e) => config_error(&e),
+        },
+        Command::Status => query(&options, "status"),
+        Command::Nodes => query(&options, "nodes"),
+        Command::Standby { set } => query(&options, &format!("standby {set}")),
+        Command::Takeover { set } => query(&options, &format!("takeover {set}")),
+        Command::Stop => stop(&options),
+    }
+}
+
+fn config_error(e: &heartbeat::config::ConfigError) -> ExitCode {
+    eprintln!("heartbeat: {e} (Configuration error, heartbeat not started.)");
+    ExitCode::from(EXIT_CONFIG)
+}
+
+fn run(options: &Options) -> ExitCode {
+    let loaded = match node::load(options) {
+        Ok(l) => l,
+        Err(e) => return config_error(&e),
+    };
+    let logfile = loaded.ha.logging.logfile.clone();
+    if let Err(e) = node::log::init(&options.node, logfile.as_deref(), loaded.ha.logging.debug > 0) {
+        eprintln!("heartbeat: {e}");
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    match node::run(options, loaded) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(node::RunError::Config(e)) => config_error(&e),
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("heartbeat: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn query(options: &Options, command: &str) -> ExitCode {
+    match control::send(&options.run_dir, command) {
+        Ok(Some(answer)) => {
+            print!("{answer}");
+            if answer.starts_with("error:") {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Ok(None) => {
+            println!("heartbeat is stopped. No process");
+            ExitCode::from(EXIT_STOPPED)
+        }
+        Err(e) => {
+            eprintln!("heartbeat: cannot reach the node: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn stop(options: &Options) -> ExitCode {
+    match control::send(&options.run_dir, "stop") {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            println!("INFO: Heartbeat already stopped.");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("heartbeat: cannot reach the node: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(600) {
+        if matches!(control::send(&options.run_dir, "pid"), Ok(None)) {
+            println!("Heartbeat shutdown complete.");
+            return ExitCode::SUCCESS;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    eprintln!("heartbeat: the node is still shutting down after 600 s");
+    ExitCode::FAILURE
+}

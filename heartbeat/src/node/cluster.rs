@@ -1,0 +1,700 @@
+//! The cluster's decisions, without sockets, threads or clocks of its own:
+//! who should run each resource group, when this node starts or stops a
+//! group, and when a dead peer must be fenced first.
+//!
+//! Rules (spec §4, with the fixes of §9):
+//! * Every node computes the same *desired owner* of a group from what all
+//!   nodes announce: candidates are the active nodes; a node that sees fewer
+//!   ping nodes than another candidate is no candidate (ipfail); a node in
+//!   standby for the group is no candidate while another one is; then the
+//!   current holder keeps it (`auto_failback off`), else its home node,
+//!   else the first candidate in `node` order.
+//! * A group is started here only when this node is the desired owner, no
+//!   live peer announces holding it, and no peer is dead-but-unfenced.
+//! * A holder that is no longer the desired owner stops the group and says
+//!   so at once; the new owner starts it on that news (graceful handover
+//!   takes one message, not a deadtime).
+//! * A peer that dies without a shutdown notice must be fenced before any
+//!   group starts anywhere. In a partition both sides see the other die; the
+//!   side with the better claim (more ping nodes, then more groups held,
+//!   then earlier in `node` order) fences at once, the other waits
+//!   `stonith_delay`, so one survives.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::time::Duration;
+
+use tracing::{error, info, warn};
+
+use crate::config::hacf::AutoFailback;
+
+/// A set of groups relative to a node (`hb_standby` / `hb_takeover` sets).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupSet {
+    /// Every group.
+    All,
+    /// Groups whose home is the node.
+    Local,
+    /// Groups whose home is another node.
+    Foreign,
+}
+
+impl GroupSet {
+    /// Parses `all`, `local`, `foreign` (and `failback` = `foreign`).
+    pub fn parse(text: &str) -> Option<GroupSet> {
+        match text {
+            "all" => Some(GroupSet::All),
+            "local" => Some(GroupSet::Local),
+            "foreign" | "failback" => Some(GroupSet::Foreign),
+            _ => None,
+        }
+    }
+
+    /// Whether the group homed on `home` belongs to this set as seen from `node`.
+    pub fn covers(self, home: &str, node: &str) -> bool {
+        match self {
+            GroupSet::All => true,
+            GroupSet::Local => home == node,
+            GroupSet::Foreign => home != node,
+        }
+    }
+
+    /// The set the peer gives up when this node takes `self` over (two nodes).
+    pub fn mirrored(self) -> GroupSet {
+        match self {
+            GroupSet::All => GroupSet::All,
+            GroupSet::Local => GroupSet::Foreign,
+            GroupSet::Foreign => GroupSet::Local,
+        }
+    }
+}
+
+impl fmt::Display for GroupSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            GroupSet::All => "all",
+            GroupSet::Local => "local",
+            GroupSet::Foreign => "foreign",
+        })
+    }
+}
+
+/// A node's own view of its state, as announced in status messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeStatus {
+    /// Media running, not yet taking part in resource decisions.
+    Up,
+    /// Taking part.
+    Active,
+    /// Shutting down: releasing everything.
+    Leaving,
+}
+
+impl NodeStatus {
+    /// The `st=` word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeStatus::Up => "up",
+            NodeStatus::Active => "active",
+            NodeStatus::Leaving => "leaving",
+        }
+    }
+
+    /// Parses the `st=` word.
+    pub fn parse(text: &str) -> Option<NodeStatus> {
+        match text {
+            "up" | "init" => Some(NodeStatus::Up),
+            "active" => Some(NodeStatus::Active),
+            "leaving" => Some(NodeStatus::Leaving),
+            _ => None,
+        }
+    }
+}
+
+/// What a node announces in each status message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Announcement {
+    /// Its state.
+    pub status: NodeStatus,
+    /// Groups it runs or is starting/stopping.
+    pub holds: BTreeSet<String>,
+    /// Ping nodes it currently reaches.
+    pub ping: usize,
+    /// Its standby set, if any.
+    pub standby: Option<GroupSet>,
+    /// Its watchdog timeout (0 = none): a silent node has surely reset
+    /// itself this long after its last feed.
+    pub watchdog: Duration,
+}
+
+/// Why a peer no longer holds anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CleanReason {
+    /// Fenced by this node.
+    Fenced,
+    /// Announced its shutdown after releasing its groups.
+    Left,
+    /// Silent for longer than its watchdog timeout.
+    WatchdogExpired,
+    /// No way to fence it; taken over anyway (`unfenced_takeover yes`).
+    Unprotected,
+}
+
+/// A peer as this node sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PeerState {
+    /// Not heard since this node started.
+    Unknown,
+    /// Heard recently.
+    Alive(Announcement),
+    /// Dead without notice: may still run its groups until fenced.
+    Unclean {
+        /// What it announced last (what it may still run).
+        last: Option<Announcement>,
+    },
+    /// Known to run nothing.
+    Clean(CleanReason),
+}
+
+/// A group's state on this node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LocalGroup {
+    /// Not running here.
+    Stopped,
+    /// Start in progress.
+    Starting,
+    /// Running here.
+    Running,
+    /// Stop in progress.
+    Stopping,
+    /// Start failed here (or it died and could not be restarted): others
+    /// take precedence for it.
+    Failed,
+    /// A stop failed: it may still run here; nothing more is done with it.
+    StopFailed,
+}
+
+impl LocalGroup {
+    /// Whether the group may be running here (announced as held).
+    pub fn is_held(self) -> bool {
+        matches!(self, LocalGroup::Starting | LocalGroup::Running | LocalGroup::Stopping | LocalGroup::StopFailed)
+    }
+}
+
+/// What the runtime must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Start the group here.
+    Start(String),
+    /// Stop the group here.
+    Stop(String),
+    /// Fence the node after the delay (unless it is back by then).
+    Fence { node: String, after: Duration },
+    /// Consider the node reset by its watchdog after the delay.
+    AwaitWatchdog { node: String, after: Duration },
+    /// Send a status message now (holdings changed).
+    Announce,
+}
+
+/// How dead peers are made safe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fencing {
+    /// A `stonith_host` line applies to this node.
+    Agent {
+        /// Wait of the weaker side in a partition.
+        delay: Duration,
+    },
+    /// No fence agent: rely on the peer's watchdog, or (if allowed) take over unprotected.
+    None {
+        /// `unfenced_takeover yes`.
+        unfenced_takeover: bool,
+    },
+}
+
+/// One group of haresources, as the decisions need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupInfo {
+    /// Group key.
+    pub key: String,
+    /// Home node.
+    pub home: String,
+}
+
+/// The cluster as this node sees it.
+#[derive(Debug)]
+pub struct Cluster {
+    local: String,
+    nodes: Vec<String>,
+    groups: Vec<GroupInfo>,
+    auto_failback: AutoFailback,
+    fencing: Fencing,
+    watchdog: Duration,
+    status: NodeStatus,
+    ping: usize,
+    standby: Option<GroupSet>,
+    peers: BTreeMap<String, PeerState>,
+    local_groups: BTreeMap<String, LocalGroup>,
+    /// Last node seen holding each group (for "Resources being acquired from X").
+    last_holder: BTreeMap<String, String>,
+    initial_done: bool,
+}
+
+impl Cluster {
+    /// A cluster of `nodes` (ha.cf order) seen from `local`.
+    pub fn new(
+        local: &str,
+        nodes: &[String],
+        groups: Vec<GroupInfo>,
+        auto_failback: AutoFailback,
+        fencing: Fencing,
+        watchdog: Duration,
+    ) -> Self {
+        let peers = nodes.iter().filter(|n| *n != local).map(|n| (n.clone(), PeerState::Unknown)).collect();
+        let local_groups = groups.iter().map(|g| (g.key.clone(), LocalGroup::Stopped)).collect();
+        Cluster {
+            local: local.to_string(),
+            nodes: nodes.to_vec(),
+            groups,
+            auto_failback,
+            fencing,
+            watchdog,
+            status: NodeStatus::Up,
+            ping: 0,
+            standby: None,
+            peers,
+            local_groups,
+            last_holder: BTreeMap::new(),
+            initial_done: false,
+        }
+    }
+
+    /// This node's name.
+    pub fn local(&self) -> &str {
+        &self.local
+    }
+
+    /// This node's state.
+    pub fn status(&self) -> NodeStatus {
+        self.status
+    }
+
+    /// The groups, in haresources order.
+    pub fn groups(&self) -> &[GroupInfo] {
+        &self.groups
+    }
+
+    /// A group's state here.
+    pub fn local_group(&self, key: &str) -> LocalGroup {
+        self.local_groups.get(key).copied().unwrap_or(LocalGroup::Stopped)
+    }
+
+    /// A peer's state.
+    pub fn peer(&self, node: &str) -> Option<&PeerState> {
+        self.peers.get(node)
+    }
+
+    /// This node's standby set.
+    pub fn standby(&self) -> Option<GroupSet> {
+        self.standby
+    }
+
+    /// What this node announces.
+    pub fn announcement(&self) -> Announcement {
+        Announcement {
+            status: self.status,
+            holds: self.local_groups.iter().filter(|(_, s)| s.is_held()).map(|(k, _)| k.clone()).collect(),
+            ping: self.ping,
+            standby: self.standby,
+            watchdog: self.watchdog,
+        }
+    }
+
+    /// The node that holds `key` (here or as announced by a live peer).
+    /// When several hold it (after a partition), the first in `node` order,
+    /// so that every node picks the same one.
+    pub fn holder(&self, key: &str) -> Option<&str> {
+        self.nodes.iter().map(String::as_str).find(|n| {
+            if *n == self.local {
+                self.local_group(key).is_held()
+            } else {
+                self.peers.get(*n).is_some_and(|p| holds(p, key))
+            }
+        })
+    }
+
+    /// The group found running at start-up: adopt it (the normal rules then
+    /// keep or release it).
+    pub fn adopt_running(&mut self, key: &str) {
+        self.local_groups.insert(key.to_string(), LocalGroup::Running);
+    }
+
+    /// This node now takes part in resource decisions.
+    pub fn become_active(&mut self) -> Vec<Action> {
+        if self.status != NodeStatus::Up {
+            return Vec::new();
+        }
+        self.status = NodeStatus::Active;
+        info!("Local status now set to: 'active'");
+        let mut actions = vec![Action::Announce];
+        let never_heard: Vec<String> =
+            self.peers.iter().filter(|(_, p)| **p == PeerState::Unknown).map(|(n, _)| n.clone()).collect();
+        for node in never_heard {
+            warn!("node {node}: is dead");
+            actions.extend(self.mark_unclean(&node));
+        }
+        actions.extend(self.reconcile());
+        actions
+    }
+
+    /// Whether every peer has been heard (then there is no need to wait for initdead).
+    pub fn all_peers_heard(&self) -> bool {
+        self.peers.values().all(|p| matches!(p, PeerState::Alive(_)))
+    }
+
+    /// Graceful shutdown: release everything.
+    pub fn begin_shutdown(&mut self) -> Vec<Action> {
+        self.status = NodeStatus::Leaving;
+        let mut actions = vec![Action::Announce];
+        actions.extend(self.reconcile());
+        actions
+    }
+
+    /// Whether a shutdown has released everything it could.
+    pub fn shutdown_complete(&self) -> bool {
+        self.status == NodeStatus::Leaving
+            && self.local_groups.values().all(|s| matches!(s, LocalGroup::Stopped | LocalGroup::Failed | LocalGroup::StopFailed))
+    }
+
+    /// The number of ping nodes this node reaches changed.
+    pub fn set_ping_count(&mut self, count: usize) -> Vec<Action> {
+        if self.ping == count {
+            return Vec::new();
+        }
+        self.ping = count;
+        let mut actions = vec![Action::Announce];
+        actions.extend(self.reconcile());
+        actions
+    }
+
+    /// `heartbeat standby SET` on this node.
+    pub fn go_standby(&mut self, set: GroupSet) -> Vec<Action> {
+        info!("{} wants to go standby [{set}]", self.local);
+        self.standby = Some(set);
+        let mut actions = vec![Action::Announce];
+        actions.extend(self.reconcile());
+        actions
+    }
+
+    /// `heartbeat takeover SET` on this node: leave standby; the peers are
+    /// asked (by the runtime) to go standby for the mirrored set.
+    pub fn leave_standby(&mut self) -> Vec<Action> {
+        self.standby = None;
+        let mut actions = vec![Action::Announce];
+        actions.extend(self.reconcile());
+        actions
+    }
+
+    /// A fresh status message from a peer.
+    pub fn on_announcement(&mut self, node: &str, announcement: Announcement) -> Vec<Action> {
+        let Some(state) = self.peers.get(node) else { return Vec::new() };
+        match state {
+            PeerState::Unclean { .. } => {
+                error!(crit = true, "Cluster node {node} returning after partition.");
+                warn!("Deadtime value may be too small.");
+            }
+            PeerState::Alive(old) if old.status != announcement.status => {
+                info!("Status update for node {node}: status {}", announcement.status.as_str());
+            }
+            PeerState::Unknown | PeerState::Clean(_) => {
+                info!("Status update for node {node}: status {}", announcement.status.as_str());
+            }
+            PeerState::Alive(_) => {}
+        }
+        if let PeerState::Alive(old) = state {
+            if old.standby != announcement.standby {
+                if let Some(set) = announcement.standby {
+                    info!("{node} wants to go standby [{set}]");
+                }
+            }
+        }
+        for key in &announcement.holds {
+            self.last_holder.insert(key.clone(), node.to_string());
+        }
+        self.peers.insert(node.to_string(), PeerState::Alive(announcement));
+        self.reconcile()
+    }
+
+    /// A peer restarted (new generation): whatever it announced before is void.
+    pub fn on_restart(&mut self, node: &str) {
+        if self.peers.contains_key(node) {
+            info!("Heartbeat restart on node {node}");
+        }
+    }
+
+    /// A peer announced its shutdown (after releasing its groups).
+    pub fn on_shutdown_notice(&mut self, node: &str) -> Vec<Action> {
+        if !self.peers.contains_key(node) {
+            return Vec::new();
+        }
+        info!("Received shutdown notice from '{node}'.");
+        self.peers.insert(node.to_string(), PeerState::Clean(CleanReason::Left));
+        self.reconcile()
+    }
+
+    /// Liveness declared a peer dead (all links silent for deadtime).
+    pub fn on_node_dead(&mut self, node: &str) -> Vec<Action> {
+        match self.peers.get(node) {
+            Some(PeerState::Clean(CleanReason::Left)) => {
+                info!("Dead node {node} gave up resources.");
+                Vec::new()
+            }
+            Some(PeerState::Alive(_)) | Some(PeerState::Unknown) => {
+                let mut actions = self.mark_unclean(node);
+                actions.extend(self.reconcile());
+                actions
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Whether `node` still has to be fenced.
+    pub fn needs_fencing(&self, node: &str) -> bool {
+        matches!(self.peers.get(node), Some(PeerState::Unclean { .. }))
+    }
+
+    /// Fencing `node` succeeded (or its watchdog has surely fired).
+    pub fn on_node_safe(&mut self, node: &str, reason: CleanReason) -> Vec<Action> {
+        if !self.needs_fencing(node) {
+            return Vec::new();
+        }
+        if reason == CleanReason::WatchdogExpired {
+            info!("node {node}: silent longer than its watchdog timeout; it has reset itself");
+        }
+        self.peers.insert(node.to_string(), PeerState::Clean(reason));
+        self.reconcile()
+    }
+
+    /// A start, stop or monitor of `key` finished.
+    pub fn on_group_done(&mut self, key: &str, result: GroupResult) -> Vec<Action> {
+        let new_state = match result {
+            GroupResult::Started => LocalGroup::Running,
+            GroupResult::StartFailed => LocalGroup::Failed,
+            GroupResult::Stopped => LocalGroup::Stopped,
+            GroupResult::StopFailed => {
+                error!(crit = true, "Resource STOP failure of group {key}: it may still run here; not taken over");
+                LocalGroup::StopFailed
+            }
+        };
+        self.local_groups.insert(key.to_string(), new_state);
+        let mut actions = vec![Action::Announce];
+        actions.extend(self.reconcile());
+        actions
+    }
+
+    /// A monitor found a held group not (fully) running: start it again.
+    pub fn on_group_died(&mut self, key: &str) -> Vec<Action> {
+        if self.local_group(key) != LocalGroup::Running || self.status == NodeStatus::Leaving {
+            return Vec::new();
+        }
+        error!("Resource group {key} is not running any more: restarting it");
+        self.local_groups.insert(key.to_string(), LocalGroup::Starting);
+        vec![Action::Start(key.to_string()), Action::Announce]
+    }
+
+    /// Gives groups that failed here another chance when nobody runs them
+    /// (call it now and then, e.g. every 30 s).
+    pub fn retry_failed(&mut self) -> Vec<Action> {
+        let failed: Vec<String> = self
+            .local_groups
+            .iter()
+            .filter(|(k, s)| **s == LocalGroup::Failed && self.holder(k).is_none())
+            .map(|(k, _)| k.clone())
+            .collect();
+        if failed.is_empty() {
+            return Vec::new();
+        }
+        for key in failed {
+            info!("Retrying group {key}, which failed to start here and runs nowhere");
+            self.local_groups.insert(key, LocalGroup::Stopped);
+        }
+        self.reconcile()
+    }
+
+    /// Whether any peer is dead and not yet made safe.
+    pub fn any_unclean(&self) -> bool {
+        self.peers.values().any(|p| matches!(p, PeerState::Unclean { .. }))
+    }
+
+    /// Whether the initial acquisition just completed (true once).
+    pub fn take_initial_completion(&mut self) -> Option<&'static str> {
+        if self.initial_done || self.status != NodeStatus::Active || self.any_unclean() {
+            return None;
+        }
+        let mine: Vec<&GroupInfo> =
+            self.groups.iter().filter(|g| self.desired_owner(&g.key).as_deref() == Some(&self.local)).collect();
+        if mine.iter().any(|g| self.local_group(&g.key) != LocalGroup::Running) {
+            return None;
+        }
+        if self.local_groups.values().any(|s| matches!(s, LocalGroup::Starting | LocalGroup::Stopping)) {
+            return None;
+        }
+        self.initial_done = true;
+        Some(if mine.is_empty() {
+            "T_RESOURCES(them)"
+        } else if self.peers.values().any(|p| matches!(p, PeerState::Clean(CleanReason::Fenced))) {
+            "mach_down"
+        } else {
+            "T_RESOURCES(us)"
+        })
+    }
+
+    /// The node that should run `key` now, by the rules in the module doc.
+    pub fn desired_owner(&self, key: &str) -> Option<String> {
+        let group = self.groups.iter().find(|g| g.key == key)?;
+        let mut candidates: Vec<(&str, usize, Option<GroupSet>)> = Vec::new();
+        for node in &self.nodes {
+            if node == &self.local {
+                if self.status == NodeStatus::Active && self.local_group(key) != LocalGroup::StopFailed {
+                    candidates.push((node, self.ping, self.standby));
+                }
+            } else if let Some(PeerState::Alive(a)) = self.peers.get(node) {
+                if a.status == NodeStatus::Active {
+                    candidates.push((node, a.ping, a.standby));
+                }
+            }
+        }
+        let best_ping = candidates.iter().map(|c| c.1).max()?;
+        candidates.retain(|c| c.1 == best_ping);
+        let willing: Vec<&str> = candidates
+            .iter()
+            .filter(|(n, _, sb)| !sb.is_some_and(|s| s.covers(&group.home, n)))
+            .filter(|(n, _, _)| !(*n == self.local && self.local_group(key) == LocalGroup::Failed))
+            .map(|c| c.0)
+            .collect();
+        let pool: Vec<&str> = if willing.is_empty() { candidates.iter().map(|c| c.0).collect() } else { willing };
+        if self.auto_failback == AutoFailback::Off {
+            if let Some(holder) = self.holder(key) {
+                if pool.contains(&holder) {
+                    return Some(holder.to_string());
+                }
+            }
+        }
+        if pool.contains(&group.home.as_str()) {
+            return Some(group.home.clone());
+        }
+        pool.first().map(|n| n.to_string())
+    }
+
+    /// Starts and stops what the rules ask for.
+    fn reconcile(&mut self) -> Vec<Action> {
+        let mut actions = Vec::new();
+        let keys: Vec<String> = self.groups.iter().map(|g| g.key.clone()).collect();
+        for key in keys {
+            let desired = self.desired_owner(&key);
+            let mine = desired.as_deref() == Some(self.local.as_str());
+            match self.local_group(&key) {
+                LocalGroup::Running if !mine => {
+                    self.log_release_reason(&key, desired.as_deref());
+                    self.local_groups.insert(key.clone(), LocalGroup::Stopping);
+                    actions.push(Action::Stop(key));
+                }
+                LocalGroup::Stopped if mine && self.may_start(&key) => {
+                    if let Some(previous) = self.last_holder.get(&key).filter(|n| **n != self.local) {
+                        info!("Resources being acquired from {previous}.");
+                    }
+                    self.local_groups.insert(key.clone(), LocalGroup::Starting);
+                    actions.push(Action::Start(key));
+                }
+                _ => {}
+            }
+        }
+        if actions.iter().any(|a| matches!(a, Action::Start(_) | Action::Stop(_))) {
+            actions.push(Action::Announce);
+        }
+        actions
+    }
+
+    fn may_start(&self, key: &str) -> bool {
+        self.status == NodeStatus::Active && !self.any_unclean() && !self.peers.values().any(|p| holds(p, key))
+    }
+
+    fn log_release_reason(&self, key: &str, desired: Option<&str>) {
+        if self.status == NodeStatus::Leaving {
+            return;
+        }
+        let better_ping = self.peers.values().any(|p| matches!(p, PeerState::Alive(a) if a.ping > self.ping));
+        if better_ping {
+            info!("Giving up because we have less visible ping nodes.");
+        } else if self.standby.is_some() {
+            info!("give up {key} (standby).");
+        } else if let Some(owner) = desired {
+            info!("Releasing group {key} to {owner}.");
+        }
+    }
+
+    /// A peer died without notice: keep its holdings blocked and decide how
+    /// it is made safe.
+    fn mark_unclean(&mut self, node: &str) -> Vec<Action> {
+        let last = match self.peers.get(node) {
+            Some(PeerState::Alive(a)) => Some(a.clone()),
+            _ => None,
+        };
+        let peer_ping = last.as_ref().map_or(0, |a| a.ping);
+        let peer_holds = last.as_ref().map_or(0, |a| a.holds.len());
+        let peer_watchdog = last.as_ref().map_or(Duration::ZERO, |a| a.watchdog);
+        self.peers.insert(node.to_string(), PeerState::Unclean { last });
+        match self.fencing {
+            Fencing::Agent { delay } => {
+                let my_holds = self.local_groups.values().filter(|s| s.is_held()).count();
+                let rank = |n: &str| self.nodes.iter().position(|x| x == n).unwrap_or(usize::MAX);
+                let mine = (self.ping, my_holds, std::cmp::Reverse(rank(&self.local)));
+                let theirs = (peer_ping, peer_holds, std::cmp::Reverse(rank(node)));
+                let after = if mine > theirs { Duration::ZERO } else { delay };
+                if !after.is_zero() {
+                    info!("Delaying fencing of {node} by {} ms: it has the better claim to the resources", after.as_millis());
+                }
+                vec![Action::Fence { node: node.to_string(), after }]
+            }
+            Fencing::None { unfenced_takeover } => {
+                if !peer_watchdog.is_zero() {
+                    let after = peer_watchdog + Duration::from_secs(1);
+                    info!("No STONITH device configured: waiting {} ms for {node}'s watchdog", after.as_millis());
+                    vec![Action::AwaitWatchdog { node: node.to_string(), after }]
+                } else if unfenced_takeover {
+                    warn!("No STONITH device configured.");
+                    warn!("Shared disks are not protected.");
+                    self.peers.insert(node.to_string(), PeerState::Clean(CleanReason::Unprotected));
+                    Vec::new()
+                } else {
+                    error!(
+                        "Not taking over from {node}: no STONITH device configured and {node} has no watchdog \
+                         (set stonith_host, or unfenced_takeover yes to accept the risk of split brain)"
+                    );
+                    Vec::new()
+                }
+            }
+        }
+    }
+}
+
+/// Outcome of a group operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupResult {
+    /// Start succeeded.
+    Started,
+    /// Start failed; what was started was stopped again.
+    StartFailed,
+    /// Stop succeeded.
+    Stopped,
+    /// Stop failed.
+    StopFailed,
+}
+
+/// Whether peer state `p` may be running `key`.
+fn holds(p: &PeerState, key: &str) -> bool {
+    match p {
+        PeerState::Alive(a) => a.holds.contains(key),
+        PeerState::Unclean { last } => last.as_ref().is_some_and(|a| a.holds.contains(key)),
+        _ => false,
+    }
+}

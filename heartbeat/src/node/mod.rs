@@ -1,0 +1,728 @@
+//! A running cluster node: `heartbeat run`.
+//!
+//! One thread owns all state ([`cluster::Cluster`], liveness, replay
+//! guards) and reacts to events from helper threads: datagrams from the
+//! media, ping replies, control commands, finished resource operations and
+//! fence calls, and signals. Resource operations and fencing run on their
+//! own threads, so heartbeats keep flowing while a script runs.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::{Duration, Instant, SystemTime};
+
+use tracing::{debug, error, info, warn};
+
+use crate::config::authkeys::{check_permissions, AuthKeys};
+use crate::config::hacf::HaConfig;
+use crate::config::haresources::{HaResources, ResourceGroup};
+use crate::config::{ConfigError, Warning};
+use crate::membership::liveness::{Event as LiveEvent, Liveness};
+use crate::membership::message::{DropReason, Message};
+use crate::membership::replay::{Freshness, ReplayGuard};
+use crate::resources::{GroupStatus, HaPaths, ResourceRunner};
+use crate::stonith::Fencer;
+
+pub mod cluster;
+pub mod control;
+pub mod log;
+pub mod media;
+pub mod ping;
+mod report;
+mod signals;
+pub mod watchdog_link;
+
+use cluster::{Action, Announcement, CleanReason, Cluster, Fencing, GroupInfo, GroupResult, GroupSet, NodeStatus};
+use media::{Datagram, Media};
+use watchdog_link::WatchdogLink;
+
+/// Where a node finds its files.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Directory of ha.cf, authkeys, haresources and resource.d (`/etc/ha.d`).
+    pub config_dir: PathBuf,
+    /// This node's name (`uname -n` unless given).
+    pub node: String,
+    /// Per-node directory of the control socket, pid file and generation.
+    pub run_dir: PathBuf,
+}
+
+/// The three configuration files, checked.
+#[derive(Debug)]
+pub struct Loaded {
+    /// ha.cf.
+    pub ha: HaConfig,
+    /// authkeys.
+    pub keys: AuthKeys,
+    /// haresources (empty when the file does not exist).
+    pub resources: HaResources,
+    /// Everything worth a warning.
+    pub warnings: Vec<Warning>,
+}
+
+/// Reads and checks ha.cf, authkeys (mode 600) and haresources.
+pub fn load(options: &Options) -> Result<Loaded, ConfigError> {
+    let dir = &options.config_dir;
+    let (ha, mut warnings) = HaConfig::load(&dir.join("ha.cf"), &options.node)?;
+    let keys_path = dir.join("authkeys");
+    check_permissions(&keys_path)?;
+    let (keys, w) = AuthKeys::load(&keys_path)?;
+    warnings.extend(w);
+    let (resources, w) = HaResources::load(&dir.join("haresources"), &ha.nodes)?;
+    warnings.extend(w);
+    if !ha.respawn.is_empty() {
+        warnings.push(Warning::file(
+            &ha.path,
+            "respawn is not implemented: ipfail's job (ping node arbitration) is built into the core",
+        ));
+    }
+    if !ha.apiauth.is_empty() {
+        warnings.push(Warning::file(&ha.path, "apiauth has no effect: the core has no client API"));
+    }
+    Ok(Loaded { ha, keys, resources, warnings })
+}
+
+/// Events for the main loop.
+enum Event {
+    Datagram(Datagram),
+    PingReply(Ipv4Addr),
+    Control(control::Request),
+    GroupDone(String, GroupResult),
+    Monitored(String, bool),
+    FenceDone(String, bool),
+    Shutdown,
+}
+
+/// Deferred work.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Timer {
+    Fence(String),
+    WatchdogExpiry(String),
+}
+
+/// Dropped-packet counters (shown by `heartbeat status`).
+#[derive(Debug, Default)]
+struct Dropped {
+    bad_auth: u64,
+    malformed: u64,
+    replayed: u64,
+    unknown_node: u64,
+}
+
+/// Why `run` ended without a clean shutdown.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// A configuration file is wrong.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Anything else that prevents starting.
+    #[error("{0}")]
+    Start(String),
+}
+
+/// Runs the node until a graceful stop completes.
+pub fn run(options: &Options, loaded: Loaded) -> Result<(), RunError> {
+    let Loaded { ha, keys, resources, warnings } = loaded;
+    for w in &warnings {
+        warn!("{w}");
+    }
+    let start = |what: &str, e: std::io::Error| RunError::Start(format!("{what}: {e}"));
+    std::fs::create_dir_all(&options.run_dir).map_err(|e| start(&options.run_dir.display().to_string(), e))?;
+    if let Ok(Some(answer)) = control::send(&options.run_dir, "pid") {
+        return Err(RunError::Start(format!("heartbeat: already running [pid {}].", answer.trim())));
+    }
+    signals::block_termination();
+    let generation = next_generation(&options.run_dir.join("hb_generation"))
+        .map_err(|e| start("generation file", e))?;
+    info!("Configuration validated. Starting heartbeat 3.0.6 (compatible core)");
+    info!("Heartbeat generation: {generation}");
+
+    let paths = HaPaths { ha_dir: options.config_dir.clone(), ..HaPaths::default() };
+    let mut runner = ResourceRunner::new(paths);
+    runner.env = script_environment(&ha, options);
+    let groups: BTreeMap<String, ResourceGroup> =
+        resources.groups.iter().map(|g| (g.key.clone(), g.clone())).collect();
+    release_leftovers(&runner, &resources.groups);
+
+    let mut media = Media::open(&ha.media).map_err(|e| RunError::Start(e.to_string()))?;
+    let (tx, rx) = mpsc::channel::<Event>();
+    {
+        let tx = tx.clone();
+        media.spawn_receivers(move |d| drop(tx.send(Event::Datagram(d)))).map_err(|e| start("media", e))?;
+    }
+    let ping_targets: Vec<_> =
+        ha.ping_nodes.iter().copied().chain(ha.ping_groups.iter().flat_map(|g| g.members.iter().copied())).collect();
+    let mut pinger = if ping_targets.is_empty() {
+        None
+    } else {
+        let p = ping::Pinger::new(&ping_targets).map_err(|e| RunError::Start(e.to_string()))?;
+        let tx = tx.clone();
+        p.spawn_receiver(move |ip| drop(tx.send(Event::PingReply(ip)))).map_err(|e| start("ping", e))?;
+        Some(p)
+    };
+    {
+        let tx = tx.clone();
+        control::serve(&options.run_dir, move |r| drop(tx.send(Event::Control(r))))
+            .map_err(|e| RunError::Start(e.to_string()))?;
+    }
+    let pid_file = options.run_dir.join("heartbeat.pid");
+    std::fs::write(&pid_file, format!("{}\n", std::process::id())).map_err(|e| start("pid file", e))?;
+    {
+        let tx = tx.clone();
+        signals::spawn_waiter(move || drop(tx.send(Event::Shutdown)));
+    }
+    let mut watchdog = ha.watchdog.as_ref().and_then(|dev| WatchdogLink::open(dev, &ha.watchdog_socket, ha.timing.deadtime));
+    let watchdog_timeout = watchdog.as_ref().map_or(Duration::ZERO, |(_, t)| *t);
+
+    let fencer = Fencer::for_node(&ha, &options.node);
+    let fencing = match &fencer {
+        Some(_) => Fencing::Agent { delay: ha.stonith.delay },
+        None => Fencing::None { unfenced_takeover: ha.unfenced_takeover },
+    };
+    if fencer.is_none() {
+        warn!("No STONITH device configured.");
+    }
+    let group_info = resources.groups.iter().map(|g| GroupInfo { key: g.key.clone(), home: g.home.clone() }).collect();
+    let cluster = Cluster::new(&options.node, &ha.nodes, group_info, ha.auto_failback, fencing, watchdog_timeout);
+
+    let mut node = Node {
+        keepalive: ha.timing.keepalive,
+        liveness: Liveness::new(ha.timing.deadtime, ha.timing.warntime),
+        ping_liveness: Liveness::new(ha.timing.deadping, ha.timing.deadping),
+        ping_names: ping_names(&ha),
+        cluster,
+        ha,
+        keys,
+        options: options.clone(),
+        generation,
+        seq: 0,
+        link_guard: ReplayGuard::default(),
+        node_guard: ReplayGuard::default(),
+        dropped: Dropped::default(),
+        warned_sources: BTreeSet::new(),
+        tx,
+        runner,
+        groups,
+        fencer,
+        fencing_now: BTreeSet::new(),
+        monitoring: BTreeSet::new(),
+        next_monitor: Instant::now(),
+        timers: Vec::new(),
+        started: Instant::now(),
+        shutting_down: false,
+    };
+    node.main_loop(rx, &mut media, pinger.as_mut(), watchdog.as_mut().map(|(w, _)| w));
+    if let Some((w, _)) = watchdog {
+        w.close();
+    }
+    let _ = std::fs::remove_file(control::socket_path(&options.run_dir));
+    let _ = std::fs::remove_file(&pid_file);
+    info!("{} Heartbeat shutdown complete.", options.node);
+    Ok(())
+}
+
+/// Generation for this start: above the stored one and at least the Unix
+/// time in seconds, so it grows even when the run directory was wiped.
+fn next_generation(path: &Path) -> std::io::Result<u64> {
+    let stored = std::fs::read_to_string(path).ok().and_then(|t| t.trim().parse::<u64>().ok()).unwrap_or(0);
+    let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let next = (stored + 1).max(now);
+    std::fs::write(path, format!("{next}\n"))?;
+    Ok(next)
+}
+
+/// `HA_*` variables for resource scripts (spec §1.9).
+fn script_environment(ha: &HaConfig, options: &Options) -> Vec<(String, String)> {
+    let dir = options.config_dir.display().to_string();
+    let mut env = vec![
+        ("HA_CURHOST".to_string(), options.node.clone()),
+        ("HA_DIR".to_string(), dir.clone()),
+        ("HA_RCDIR".to_string(), format!("{dir}/rc.d")),
+        ("HA_RESOURCEDIR".to_string(), format!("{dir}/resource.d")),
+        ("HA_keepalive".to_string(), format!("{}ms", ha.timing.keepalive.as_millis())),
+        ("HA_deadtime".to_string(), format!("{}ms", ha.timing.deadtime.as_millis())),
+        ("HA_udpport".to_string(), ha.udp_port.to_string()),
+    ];
+    if let Some(logfile) = &ha.logging.logfile {
+        env.push(("HA_LOGFILE".to_string(), logfile.display().to_string()));
+    }
+    env.extend(ha.env.iter().cloned());
+    env
+}
+
+/// Stops every group found (partly) running before this node joins: a
+/// starting node owns nothing until the cluster decides.
+fn release_leftovers(runner: &ResourceRunner, groups: &[ResourceGroup]) {
+    for group in groups {
+        match runner.group_status(group) {
+            Ok(GroupStatus::None) => {}
+            Ok(_) => {
+                error!(crit = true, "Resource {} is active, and should not be! Stopping it before joining.", group.key);
+                let _ = runner.stop_group(group);
+            }
+            Err(e) => warn!("status of {} at start-up: {e}", group.key),
+        }
+    }
+}
+
+/// Ping pseudo-node name of each address: the address, or its ping_group.
+fn ping_names(ha: &HaConfig) -> HashMap<Ipv4Addr, String> {
+    let mut names = HashMap::new();
+    for ip in &ha.ping_nodes {
+        if let std::net::IpAddr::V4(a) = ip {
+            names.insert(*a, a.to_string());
+        }
+    }
+    for group in &ha.ping_groups {
+        for ip in &group.members {
+            if let std::net::IpAddr::V4(a) = ip {
+                names.insert(*a, group.name.clone());
+            }
+        }
+    }
+    names
+}
+
+struct Node {
+    keepalive: Duration,
+    liveness: Liveness,
+    ping_liveness: Liveness,
+    ping_names: HashMap<Ipv4Addr, String>,
+    cluster: Cluster,
+    ha: HaConfig,
+    keys: AuthKeys,
+    options: Options,
+    generation: u64,
+    seq: u64,
+    link_guard: ReplayGuard<(String, String, u16)>,
+    node_guard: ReplayGuard<String>,
+    dropped: Dropped,
+    warned_sources: BTreeSet<String>,
+    tx: mpsc::Sender<Event>,
+    runner: ResourceRunner,
+    groups: BTreeMap<String, ResourceGroup>,
+    fencer: Option<Fencer>,
+    fencing_now: BTreeSet<String>,
+    monitoring: BTreeSet<String>,
+    next_monitor: Instant,
+    timers: Vec<(Instant, Timer)>,
+    started: Instant,
+    shutting_down: bool,
+}
+
+/// How often groups that failed here are retried when nobody runs them.
+const FAILED_RETRY: Duration = Duration::from_secs(30);
+/// Pause between fencing attempts (Heartbeat's).
+const FENCE_RETRY: Duration = Duration::from_secs(5);
+
+impl Node {
+    fn main_loop(
+        &mut self,
+        rx: mpsc::Receiver<Event>,
+        media: &mut Media,
+        mut pinger: Option<&mut ping::Pinger>,
+        mut watchdog: Option<&mut WatchdogLink>,
+    ) {
+        let mut next_tick = Instant::now();
+        let mut next_retry = Instant::now() + FAILED_RETRY;
+        loop {
+            let now = Instant::now();
+            let mut deadline = next_tick;
+            if let Some((t, _)) = self.timers.iter().min_by_key(|(t, _)| *t) {
+                deadline = deadline.min(*t);
+            }
+            let mut actions = Vec::new();
+            match rx.recv_timeout(deadline.saturating_duration_since(now)) {
+                Ok(event) => actions.extend(self.handle(event, media)),
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => return,
+            }
+            let now = Instant::now();
+            if now >= next_tick {
+                next_tick = (next_tick + self.keepalive).max(now);
+                if let Some(p) = pinger.as_deref_mut() {
+                    p.send_round();
+                }
+                if let Some(w) = watchdog.as_deref_mut() {
+                    if !w.feed() {
+                        watchdog = None;
+                    }
+                }
+                actions.extend(self.tick(now));
+                if now >= next_retry {
+                    next_retry = now + FAILED_RETRY;
+                    actions.extend(self.cluster.retry_failed());
+                }
+                self.send_status(media);
+            }
+            let due: Vec<Timer> = self.take_due_timers(now);
+            for timer in due {
+                actions.extend(self.fire(timer));
+            }
+            self.apply(actions, media);
+            if let Some(reason) = self.cluster.take_initial_completion() {
+                info!("Initial resource acquisition complete ({reason})");
+            }
+            if self.shutting_down && self.cluster.shutdown_complete() {
+                info!("All HA resources relinquished.");
+                for _ in 0..3 {
+                    self.send_status(media);
+                    let notice = self.message("shutdown");
+                    media.send(&notice.encode(&self.keys));
+                }
+                return;
+            }
+        }
+    }
+
+    fn take_due_timers(&mut self, now: Instant) -> Vec<Timer> {
+        let (due, later): (Vec<_>, Vec<_>) = self.timers.drain(..).partition(|(t, _)| *t <= now);
+        self.timers = later;
+        due.into_iter().map(|(_, t)| t).collect()
+    }
+
+    fn message(&mut self, kind: &str) -> Message {
+        self.seq += 1;
+        Message::new(kind, &self.options.node, self.generation, self.seq)
+    }
+
+    fn send_status(&mut self, media: &mut Media) {
+        let a = self.cluster.announcement();
+        let hold: Vec<&str> = a.holds.iter().map(String::as_str).collect();
+        let msg = self
+            .message("status")
+            .with("st", a.status.as_str())
+            .with("hold", &hold.join(" "))
+            .with("ping", &a.ping.to_string())
+            .with("sb", &a.standby.map_or("none".to_string(), |s| s.to_string()))
+            .with("wd", &a.watchdog.as_millis().to_string());
+        media.send(&msg.encode(&self.keys));
+    }
+
+    fn tick(&mut self, now: Instant) -> Vec<Action> {
+        let mut actions = Vec::new();
+        for event in self.liveness.expire(now) {
+            actions.extend(self.on_live_event(event));
+        }
+        let before = self.ping_count();
+        for event in self.ping_liveness.expire(now) {
+            log_ping_event(&event);
+        }
+        let after = self.ping_count();
+        if before != after || self.cluster.announcement().ping != after {
+            actions.extend(self.cluster.set_ping_count(after));
+        }
+        if self.cluster.status() == NodeStatus::Up && !self.shutting_down {
+            let waited = now.duration_since(self.started);
+            let settled = waited >= self.keepalive * 2;
+            if settled && (self.cluster.all_peers_heard() || waited >= self.ha.timing.initdead) {
+                actions.extend(self.cluster.become_active());
+                self.check_fence_device();
+            }
+        }
+        if !self.ha.monitor_interval.is_zero() && now >= self.next_monitor {
+            self.next_monitor = now + self.ha.monitor_interval;
+            self.start_monitors();
+        }
+        actions
+    }
+
+    fn ping_count(&self) -> usize {
+        let names: BTreeSet<&String> = self.ping_names.values().collect();
+        names.into_iter().filter(|n| self.ping_liveness.is_alive(n)).count()
+    }
+
+    fn check_fence_device(&self) {
+        if let Some(fencer) = self.fencer.clone() {
+            std::thread::spawn(move || {
+                if let Err(e) = fencer.monitor() {
+                    error!("STONITH device {} not operational! ({e})", fencer.agent());
+                }
+            });
+        }
+    }
+
+    fn start_monitors(&mut self) {
+        for info in self.cluster.groups().to_vec() {
+            if self.cluster.local_group(&info.key) != cluster::LocalGroup::Running || self.monitoring.contains(&info.key)
+            {
+                continue;
+            }
+            let Some(group) = self.groups.get(&info.key).cloned() else { continue };
+            self.monitoring.insert(info.key.clone());
+            let runner = self.runner.clone();
+            let tx = self.tx.clone();
+            std::thread::spawn(move || {
+                let running = matches!(runner.group_status(&group), Ok(GroupStatus::All));
+                let _ = tx.send(Event::Monitored(group.key.clone(), running));
+            });
+        }
+    }
+
+    fn on_live_event(&mut self, event: LiveEvent) -> Vec<Action> {
+        match &event {
+            LiveEvent::NodeDead { node } => {
+                warn!("{event}");
+                self.cluster.on_node_dead(node)
+            }
+            LiveEvent::LateHeartbeat { beyond_deadtime: true, .. } => {
+                error!(crit = true, "{event}");
+                Vec::new()
+            }
+            LiveEvent::LateHeartbeat { .. } => {
+                warn!("{event}");
+                Vec::new()
+            }
+            _ => {
+                info!("{event}");
+                Vec::new()
+            }
+        }
+    }
+
+    fn handle(&mut self, event: Event, media: &mut Media) -> Vec<Action> {
+        match event {
+            Event::Datagram(d) => self.on_datagram(d),
+            Event::PingReply(ip) => {
+                if let Some(name) = self.ping_names.get(&ip).cloned() {
+                    for e in self.ping_liveness.heard(&name, &ip.to_string(), Instant::now()) {
+                        log_ping_event(&e);
+                    }
+                }
+                let count = self.ping_count();
+                self.cluster.set_ping_count(count)
+            }
+            Event::Control(request) => {
+                let (text, actions) = self.control(&request.command, media);
+                let _ = request.reply.send(text);
+                actions
+            }
+            Event::GroupDone(key, result) => self.cluster.on_group_done(&key, result),
+            Event::Monitored(key, running) => {
+                self.monitoring.remove(&key);
+                if running {
+                    Vec::new()
+                } else {
+                    self.cluster.on_group_died(&key)
+                }
+            }
+            Event::FenceDone(node, ok) => {
+                self.fencing_now.remove(&node);
+                if ok {
+                    self.cluster.on_node_safe(&node, CleanReason::Fenced)
+                } else {
+                    if self.cluster.needs_fencing(&node) {
+                        error!("STONITH of {node} failed.  Retrying...");
+                        self.timers.push((Instant::now() + FENCE_RETRY, Timer::Fence(node)));
+                    }
+                    Vec::new()
+                }
+            }
+            Event::Shutdown => self.begin_shutdown(),
+        }
+    }
+
+    fn begin_shutdown(&mut self) -> Vec<Action> {
+        if self.shutting_down {
+            return Vec::new();
+        }
+        self.shutting_down = true;
+        info!("Heartbeat shutdown in progress. ({})", std::process::id());
+        info!("Giving up all HA resources.");
+        self.cluster.begin_shutdown()
+    }
+
+    fn on_datagram(&mut self, d: Datagram) -> Vec<Action> {
+        let msg = match Message::decode(&d.bytes, &self.keys) {
+            Ok(m) => m,
+            Err(DropReason::BadAuth) => {
+                self.dropped.bad_auth += 1;
+                self.warn_source(&d, "authentication failed");
+                return Vec::new();
+            }
+            Err(e) => {
+                self.dropped.malformed += 1;
+                self.warn_source(&d, &e.to_string());
+                return Vec::new();
+            }
+        };
+        if msg.src == self.options.node {
+            return Vec::new();
+        }
+        if !self.ha.nodes.contains(&msg.src) {
+            self.dropped.unknown_node += 1;
+            self.warn_source(&d, &format!("message from unknown node [{}]", msg.src));
+            return Vec::new();
+        }
+        let link = (msg.src.clone(), d.iface.clone(), d.from.port());
+        match self.link_guard.check(&link, msg.generation, msg.seq) {
+            Freshness::Fresh => {}
+            Freshness::Duplicate | Freshness::Replay => {
+                self.dropped.replayed += 1;
+                debug!("stale message from {} on {} dropped (replayed or duplicate)", msg.src, d.iface);
+                return Vec::new();
+            }
+        }
+        let mut actions = Vec::new();
+        for event in self.liveness.heard(&msg.src, &d.iface, Instant::now()) {
+            actions.extend(self.on_live_event(event));
+        }
+        let previous_generation = self.node_guard.generation(&msg.src);
+        if self.node_guard.check(&msg.src, msg.generation, msg.seq) != Freshness::Fresh {
+            return actions;
+        }
+        if previous_generation.is_some_and(|g| g < msg.generation) {
+            self.cluster.on_restart(&msg.src);
+        }
+        actions.extend(self.on_message(&msg));
+        actions
+    }
+
+    fn warn_source(&mut self, d: &Datagram, what: &str) {
+        let key = format!("{}:{what}", d.from.ip());
+        if self.warned_sources.len() < 1000 && self.warned_sources.insert(key) {
+            warn!("dropped packet from {} on {}: {what} (further ones are only counted)", d.from, d.iface);
+        }
+    }
+
+    fn on_message(&mut self, msg: &Message) -> Vec<Action> {
+        match msg.kind.as_str() {
+            "status" => match parse_announcement(msg) {
+                Some(a) => self.cluster.on_announcement(&msg.src, a),
+                None => {
+                    self.dropped.malformed += 1;
+                    Vec::new()
+                }
+            },
+            "shutdown" => self.cluster.on_shutdown_notice(&msg.src),
+            "takeover" => match msg.field("set").and_then(GroupSet::parse) {
+                Some(set) if !self.shutting_down => {
+                    info!("{} asks to take over [{set}]", msg.src);
+                    self.cluster.go_standby(set.mirrored())
+                }
+                _ => Vec::new(),
+            },
+            other => {
+                debug!("message type [{other}] from {} ignored", msg.src);
+                Vec::new()
+            }
+        }
+    }
+
+    fn fire(&mut self, timer: Timer) -> Vec<Action> {
+        match timer {
+            Timer::Fence(node) => {
+                if self.cluster.needs_fencing(&node) && !self.fencing_now.contains(&node) {
+                    if let Some(fencer) = self.fencer.clone() {
+                        self.fencing_now.insert(node.clone());
+                        let tx = self.tx.clone();
+                        std::thread::spawn(move || {
+                            let ok = fencer.fence(&node).is_ok();
+                            let _ = tx.send(Event::FenceDone(node, ok));
+                        });
+                    }
+                }
+                Vec::new()
+            }
+            Timer::WatchdogExpiry(node) => self.cluster.on_node_safe(&node, CleanReason::WatchdogExpired),
+        }
+    }
+
+    fn apply(&mut self, actions: Vec<Action>, media: &mut Media) {
+        let mut announce = false;
+        for action in actions {
+            match action {
+                Action::Start(key) | Action::Stop(key) if !self.groups.contains_key(&key) => {
+                    error!("no group {key} in haresources");
+                }
+                Action::Start(key) => self.spawn_group_op(key, true),
+                Action::Stop(key) => self.spawn_group_op(key, false),
+                Action::Fence { node, after } => self.timers.push((Instant::now() + after, Timer::Fence(node))),
+                Action::AwaitWatchdog { node, after } => {
+                    self.timers.push((Instant::now() + after, Timer::WatchdogExpiry(node)))
+                }
+                Action::Announce => announce = true,
+            }
+        }
+        if announce {
+            self.send_status(media);
+        }
+    }
+
+    fn spawn_group_op(&self, key: String, start: bool) {
+        let group = self.groups[&key].clone();
+        let runner = self.runner.clone();
+        let tx = self.tx.clone();
+        std::thread::spawn(move || {
+            let result = if start {
+                match runner.start_group(&group) {
+                    Ok(()) => GroupResult::Started,
+                    Err(e) => {
+                        error!(crit = true, "{e}");
+                        if e.rollback.is_some() {
+                            GroupResult::StopFailed
+                        } else {
+                            GroupResult::StartFailed
+                        }
+                    }
+                }
+            } else {
+                match runner.stop_group(&group) {
+                    Ok(()) => GroupResult::Stopped,
+                    Err(_) => GroupResult::StopFailed,
+                }
+            };
+            let _ = tx.send(Event::GroupDone(key, result));
+        });
+    }
+
+    fn control(&mut self, command: &str, media: &mut Media) -> (String, Vec<Action>) {
+        let mut words = command.split_whitespace();
+        let verb = words.next().unwrap_or("");
+        let set = words.next().map(GroupSet::parse);
+        match (verb, set) {
+            ("pid", None) => (format!("{}\n", std::process::id()), Vec::new()),
+            ("status", None) => (report::status(self), Vec::new()),
+            ("nodes", None) => (report::nodes(self), Vec::new()),
+            ("stop", None) => ("stopping\n".into(), self.begin_shutdown()),
+            ("standby" | "takeover", Some(None)) => {
+                ("error: the set must be all, local or foreign\n".into(), Vec::new())
+            }
+            ("standby", set) if !self.shutting_down => {
+                let set = set.flatten().unwrap_or(GroupSet::All);
+                (format!("standby [{set}] requested\n"), self.cluster.go_standby(set))
+            }
+            ("takeover", set) if !self.shutting_down => {
+                let set = set.flatten().unwrap_or(GroupSet::All);
+                info!("{} asks to take over [{set}]", self.options.node);
+                let msg = self.message("takeover").with("set", &set.to_string());
+                media.send(&msg.encode(&self.keys));
+                (format!("takeover [{set}] requested\n"), self.cluster.leave_standby())
+            }
+            ("standby" | "takeover", _) => ("error: shutdown in progress\n".into(), Vec::new()),
+            _ => (format!("error: unknown command [{command}]\n"), Vec::new()),
+        }
+    }
+}
+
+fn log_ping_event(event: &LiveEvent) {
+    match event {
+        LiveEvent::NodeUp { node } => info!("Status update for node {node}: status ping"),
+        LiveEvent::NodeDead { node } => warn!("node {node}: is dead"),
+        _ => debug!("{event}"),
+    }
+}
+
+/// The announcement in a status message; `None` when a field is malformed.
+fn parse_announcement(msg: &Message) -> Option<Announcement> {
+    let status = NodeStatus::parse(msg.field("st")?)?;
+    let holds = msg.field("hold").unwrap_or("").split_whitespace().map(str::to_string).collect();
+    let ping = msg.field("ping").unwrap_or("0").parse().ok()?;
+    let standby = match msg.field("sb").unwrap_or("none") {
+        "none" => None,
+        s => Some(GroupSet::parse(s)?),
+    };
+    let watchdog = Duration::from_millis(msg.field("wd").unwrap_or("0").parse().ok()?);
+    Some(Announcement { status, holds, ping, standby, watchdog })
+}

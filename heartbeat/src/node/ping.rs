@@ -1,0 +1,128 @@
+//! Ping pseudo-nodes (spec §1.3 `ping`, `ping_group`): an ICMP echo request
+//! to every address each keepalive; replies are reported by address. A
+//! raw ICMP socket is used, so the core needs root or CAP_NET_RAW when
+//! ping nodes are configured.
+
+use std::io;
+use std::mem::MaybeUninit;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use socket2::{Domain, Protocol, Socket, Type};
+use tracing::debug;
+
+/// Sends echo requests and hands replies to a callback.
+#[derive(Debug)]
+pub struct Pinger {
+    socket: Socket,
+    targets: Vec<Ipv4Addr>,
+    identifier: u16,
+    sequence: u16,
+}
+
+/// RFC 1071 Internet checksum.
+fn checksum(data: &[u8]) -> u16 {
+    let mut sum: u32 = data.chunks(2).map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]))).sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// An ICMP echo request.
+fn echo_request(identifier: u16, sequence: u16) -> Vec<u8> {
+    let mut packet = vec![8u8, 0, 0, 0];
+    packet.extend_from_slice(&identifier.to_be_bytes());
+    packet.extend_from_slice(&sequence.to_be_bytes());
+    packet.extend_from_slice(b"heartbeat ping");
+    let sum = checksum(&packet);
+    packet[2..4].copy_from_slice(&sum.to_be_bytes());
+    packet
+}
+
+/// The source of an echo reply with our identifier in a raw IPv4 packet.
+fn reply_source(packet: &[u8], identifier: u16) -> Option<Ipv4Addr> {
+    let header_len = usize::from(packet.first()? & 0x0f) * 4;
+    let icmp = packet.get(header_len..)?;
+    if icmp.len() < 8 || icmp[0] != 0 || u16::from_be_bytes([icmp[4], icmp[5]]) != identifier {
+        return None;
+    }
+    let src = packet.get(12..16)?;
+    Some(Ipv4Addr::new(src[0], src[1], src[2], src[3]))
+}
+
+impl Pinger {
+    /// A pinger for the IPv4 `targets` (IPv6 ping nodes are refused).
+    pub fn new(targets: &[IpAddr]) -> io::Result<Pinger> {
+        let mut v4 = Vec::new();
+        for t in targets {
+            match t {
+                IpAddr::V4(a) => v4.push(*a),
+                IpAddr::V6(a) => {
+                    return Err(io::Error::new(io::ErrorKind::Unsupported, format!("IPv6 ping node {a} is not supported")))
+                }
+            }
+        }
+        let socket = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::ICMPV4)).map_err(|e| {
+            io::Error::new(e.kind(), format!("cannot open an ICMP socket for ping nodes: {e} (needs root or CAP_NET_RAW)"))
+        })?;
+        Ok(Pinger { socket, targets: v4, identifier: (std::process::id() & 0xffff) as u16, sequence: 0 })
+    }
+
+    /// Sends one echo request to every target (errors such as an unreachable
+    /// network are expected while a link is down and only logged at debug).
+    pub fn send_round(&mut self) {
+        self.sequence = self.sequence.wrapping_add(1);
+        let packet = echo_request(self.identifier, self.sequence);
+        for target in &self.targets {
+            if let Err(e) = self.socket.send_to(&packet, &SocketAddr::from((*target, 0)).into()) {
+                debug!("ping {target}: {e}");
+            }
+        }
+    }
+
+    /// Starts the thread that reports each reply's source address.
+    pub fn spawn_receiver(&self, deliver: impl Fn(Ipv4Addr) + Send + 'static) -> io::Result<()> {
+        let socket = self.socket.try_clone()?;
+        let identifier = self.identifier;
+        let targets = self.targets.clone();
+        std::thread::Builder::new().name("read ping".into()).spawn(move || {
+            let mut buffer = [MaybeUninit::<u8>::uninit(); 2048];
+            loop {
+                let Ok(n) = socket.recv(&mut buffer) else { continue };
+                // SAFETY: recv initialised the first n bytes.
+                let bytes: Vec<u8> = buffer[..n].iter().map(|b| unsafe { b.assume_init() }).collect();
+                if let Some(src) = reply_source(&bytes, identifier) {
+                    if targets.contains(&src) {
+                        deliver(src);
+                    }
+                }
+            }
+        })?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn echo_request_checksum_verifies_to_zero() {
+        let packet = echo_request(0x1234, 7);
+        assert_eq!(packet[0], 8);
+        assert_eq!(checksum(&packet), 0);
+    }
+
+    #[test]
+    fn reply_source_accepts_only_our_echo_replies() {
+        let mut ip = vec![0x45u8, 0, 0, 0, 0, 0, 0, 0, 64, 1, 0, 0, 198, 18, 0, 254, 198, 18, 0, 1];
+        let mut icmp = echo_request(0x1234, 1);
+        icmp[0] = 0;
+        ip.extend_from_slice(&icmp);
+        assert_eq!(reply_source(&ip, 0x1234), Some(Ipv4Addr::new(198, 18, 0, 254)));
+        assert_eq!(reply_source(&ip, 0x4321), None);
+        ip[20] = 8;
+        assert_eq!(reply_source(&ip, 0x1234), None);
+        assert_eq!(reply_source(&[0x45, 0], 1), None);
+    }
+}
