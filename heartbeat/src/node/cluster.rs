@@ -397,6 +397,9 @@ impl Cluster {
     /// A fresh status message from a peer.
     pub fn on_announcement(&mut self, node: &str, announcement: Announcement) -> Vec<Action> {
         let Some(state) = self.peers.get(node) else { return Vec::new() };
+        if *state == PeerState::Clean(CleanReason::Left) && announcement.status == NodeStatus::Leaving {
+            return Vec::new();
+        }
         match state {
             PeerState::Unclean { .. } => {
                 error!(crit = true, "Cluster node {node} returning after partition.");
@@ -433,7 +436,7 @@ impl Cluster {
 
     /// A peer announced its shutdown (after releasing its groups).
     pub fn on_shutdown_notice(&mut self, node: &str) -> Vec<Action> {
-        if !self.peers.contains_key(node) {
+        if !self.peers.contains_key(node) || self.peers.get(node) == Some(&PeerState::Clean(CleanReason::Left)) {
             return Vec::new();
         }
         info!("Received shutdown notice from '{node}'.");
@@ -614,8 +617,14 @@ impl Cluster {
         actions
     }
 
+    /// Safe to start `key` here: active, no dead peer unfenced, no live
+    /// peer holding it, and no peer still settling (a peer that is up but
+    /// not yet active may be the group's home and about to claim it).
     fn may_start(&self, key: &str) -> bool {
-        self.status == NodeStatus::Active && !self.any_unclean() && !self.peers.values().any(|p| holds(p, key))
+        self.status == NodeStatus::Active
+            && !self.any_unclean()
+            && !self.peers.values().any(|p| holds(p, key))
+            && !self.peers.values().any(|p| matches!(p, PeerState::Alive(a) if a.status == NodeStatus::Up))
     }
 
     fn log_release_reason(&self, key: &str, desired: Option<&str>) {
@@ -698,3 +707,6 @@ fn holds(p: &PeerState, key: &str) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests;

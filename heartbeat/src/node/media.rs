@@ -63,7 +63,8 @@ pub struct Media {
     links: Vec<Link>,
 }
 
-/// This machine's IPv4 addresses and each interface's broadcast address.
+/// This machine's IPv4 addresses and each interface's (first) directed
+/// broadcast address, computed from address and netmask.
 fn interface_addresses() -> (Vec<Ipv4Addr>, BTreeMap<String, Ipv4Addr>) {
     let mut own = Vec::new();
     let mut broadcast = BTreeMap::new();
@@ -72,8 +73,13 @@ fn interface_addresses() -> (Vec<Ipv4Addr>, BTreeMap<String, Ipv4Addr>) {
             if let Some(sin) = a.address.as_ref().and_then(|s| s.as_sockaddr_in()) {
                 own.push(sin.ip());
             }
-            if let Some(b) = a.broadcast.as_ref().and_then(|s| s.as_sockaddr_in()) {
-                broadcast.insert(a.interface_name.clone(), b.ip());
+            let ip = a.address.as_ref().and_then(|s| s.as_sockaddr_in()).map(|s| s.ip());
+            let mask = a.netmask.as_ref().and_then(|s| s.as_sockaddr_in()).map(|s| s.ip());
+            if let (Some(ip), Some(mask)) = (ip, mask) {
+                if !ip.is_loopback() && u32::from(mask) != u32::MAX {
+                    let directed = Ipv4Addr::from(u32::from(ip) | !u32::from(mask));
+                    broadcast.entry(a.interface_name.clone()).or_insert(directed);
+                }
             }
         }
     }

@@ -366,8 +366,8 @@ impl Node {
             }
             if self.shutting_down && self.cluster.shutdown_complete() {
                 info!("All HA resources relinquished.");
+                self.send_status(media);
                 for _ in 0..3 {
-                    self.send_status(media);
                     let notice = self.message("shutdown");
                     media.send(&notice.encode(&self.keys));
                 }
@@ -472,6 +472,10 @@ impl Node {
             }
             LiveEvent::LateHeartbeat { .. } => {
                 warn!("{event}");
+                Vec::new()
+            }
+            LiveEvent::NodeUp { .. } => {
+                debug!("{event}");
                 Vec::new()
             }
             _ => {

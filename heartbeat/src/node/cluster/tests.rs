@@ -1,0 +1,233 @@
+use super::*;
+
+const AGENT: Fencing = Fencing::Agent { delay: Duration::from_secs(5) };
+
+fn nodes() -> Vec<String> {
+    vec!["alpha".into(), "bravo".into()]
+}
+
+fn groups() -> Vec<GroupInfo> {
+    vec![GroupInfo { key: "web".into(), home: "alpha".into() }, GroupInfo { key: "db".into(), home: "bravo".into() }]
+}
+
+fn cluster(local: &str, failback: AutoFailback, fencing: Fencing) -> Cluster {
+    Cluster::new(local, &nodes(), groups(), failback, fencing, Duration::ZERO)
+}
+
+fn announce(status: NodeStatus, holds: &[&str], ping: usize) -> Announcement {
+    Announcement {
+        status,
+        holds: holds.iter().map(|s| s.to_string()).collect(),
+        ping,
+        standby: None,
+        watchdog: Duration::ZERO,
+    }
+}
+
+fn starts(actions: &[Action]) -> Vec<String> {
+    actions.iter().filter_map(|a| if let Action::Start(k) = a { Some(k.clone()) } else { None }).collect()
+}
+
+fn stops(actions: &[Action]) -> Vec<String> {
+    actions.iter().filter_map(|a| if let Action::Stop(k) = a { Some(k.clone()) } else { None }).collect()
+}
+
+fn fences(actions: &[Action]) -> Vec<(String, Duration)> {
+    actions
+        .iter()
+        .filter_map(|a| if let Action::Fence { node, after } = a { Some((node.clone(), *after)) } else { None })
+        .collect()
+}
+
+/// alpha active with bravo active and each holding its home group.
+fn settled_alpha(failback: AutoFailback, fencing: Fencing) -> Cluster {
+    let mut c = cluster("alpha", failback, fencing);
+    c.on_announcement("bravo", announce(NodeStatus::Active, &[], 0));
+    assert_eq!(starts(&c.become_active()), ["web"]);
+    c.on_group_done("web", GroupResult::Started);
+    c.on_announcement("bravo", announce(NodeStatus::Active, &["db"], 0));
+    c
+}
+
+#[test]
+fn cold_start_each_node_starts_only_its_home_group() {
+    let c = settled_alpha(AutoFailback::On, AGENT);
+    assert_eq!(c.local_group("web"), LocalGroup::Running);
+    assert_eq!(c.local_group("db"), LocalGroup::Stopped);
+    assert_eq!(c.holder("db"), Some("bravo"));
+}
+
+#[test]
+fn nothing_starts_while_a_peer_is_still_settling() {
+    let mut c = cluster("bravo", AutoFailback::On, AGENT);
+    c.on_announcement("alpha", announce(NodeStatus::Up, &[], 0));
+    let actions = c.become_active();
+    assert_eq!(starts(&actions), Vec::<String>::new(), "alpha's group must wait for alpha: {actions:?}");
+    let actions = c.on_announcement("alpha", announce(NodeStatus::Active, &[], 0));
+    assert_eq!(starts(&actions), ["db"]);
+}
+
+#[test]
+fn shutdown_notice_hands_groups_over_without_fencing() {
+    let mut c = settled_alpha(AutoFailback::On, AGENT);
+    // The leaving node announces each release; the group starts on that news.
+    let actions = c.on_announcement("bravo", announce(NodeStatus::Leaving, &["db"], 0));
+    assert!(starts(&actions).is_empty(), "bravo still holds db: {actions:?}");
+    let mut actions = c.on_announcement("bravo", announce(NodeStatus::Leaving, &[], 0));
+    actions.extend(c.on_shutdown_notice("bravo"));
+    assert_eq!(starts(&actions), ["db"]);
+    assert!(fences(&actions).is_empty());
+    assert!(c.on_node_dead("bravo").is_empty(), "a node that left is not fenced when its links time out");
+}
+
+#[test]
+fn a_dead_holder_is_fenced_before_its_group_starts() {
+    let mut c = settled_alpha(AutoFailback::On, AGENT);
+    let actions = c.on_node_dead("bravo");
+    // alpha holds one group, bravo one; equal claims → alpha (first node) fences at once.
+    assert_eq!(fences(&actions), [("bravo".to_string(), Duration::ZERO)]);
+    assert!(starts(&actions).is_empty(), "{actions:?}");
+    assert!(c.needs_fencing("bravo"));
+    let actions = c.on_node_safe("bravo", CleanReason::Fenced);
+    assert_eq!(starts(&actions), ["db"]);
+}
+
+#[test]
+fn in_a_partition_the_node_without_resources_waits_before_fencing() {
+    let mut c = cluster("bravo", AutoFailback::On, AGENT);
+    c.on_announcement("alpha", announce(NodeStatus::Active, &[], 0));
+    c.become_active();
+    c.on_announcement("alpha", announce(NodeStatus::Active, &["web", "db"], 0));
+    assert_eq!(fences(&c.on_node_dead("alpha")), [("alpha".to_string(), Duration::from_secs(5))]);
+
+    let mut holder = cluster("alpha", AutoFailback::On, AGENT);
+    holder.on_announcement("bravo", announce(NodeStatus::Active, &[], 0));
+    holder.become_active();
+    holder.on_group_done("web", GroupResult::Started);
+    assert_eq!(fences(&holder.on_node_dead("bravo")), [("bravo".to_string(), Duration::ZERO)]);
+}
+
+#[test]
+fn partition_heal_cancels_fencing() {
+    let mut c = settled_alpha(AutoFailback::On, AGENT);
+    c.on_node_dead("bravo");
+    c.on_announcement("bravo", announce(NodeStatus::Active, &["db"], 0));
+    assert!(!c.needs_fencing("bravo"));
+    assert_eq!(c.holder("db"), Some("bravo"));
+}
+
+#[test]
+fn auto_failback_on_returns_a_group_home_only_after_the_holder_released_it() {
+    let mut c = cluster("alpha", AutoFailback::On, AGENT);
+    c.on_announcement("bravo", announce(NodeStatus::Active, &["web", "db"], 0));
+    let actions = c.become_active();
+    assert!(starts(&actions).is_empty(), "bravo still holds web: {actions:?}");
+    let actions = c.on_announcement("bravo", announce(NodeStatus::Active, &["db"], 0));
+    assert_eq!(starts(&actions), ["web"]);
+    // and the holder's side releases it:
+    let mut b = cluster("bravo", AutoFailback::On, AGENT);
+    b.on_announcement("alpha", announce(NodeStatus::Active, &[], 0));
+    b.become_active();
+    b.adopt_running("web");
+    let actions = b.on_announcement("alpha", announce(NodeStatus::Active, &[], 0));
+    assert_eq!(stops(&actions), ["web"]);
+}
+
+#[test]
+fn auto_failback_off_leaves_a_group_where_it_runs() {
+    let mut b = cluster("bravo", AutoFailback::Off, AGENT);
+    b.on_announcement("alpha", announce(NodeStatus::Active, &[], 0));
+    b.become_active();
+    b.adopt_running("web");
+    let actions = b.on_announcement("alpha", announce(NodeStatus::Active, &[], 0));
+    assert!(stops(&actions).is_empty(), "{actions:?}");
+    assert_eq!(b.desired_owner("web").as_deref(), Some("bravo"));
+}
+
+#[test]
+fn the_node_seeing_fewer_ping_nodes_gives_up_its_groups() {
+    let mut c = settled_alpha(AutoFailback::On, AGENT);
+    c.set_ping_count(1);
+    c.on_announcement("bravo", announce(NodeStatus::Active, &["db"], 1));
+    assert_eq!(c.local_group("web"), LocalGroup::Running);
+    let actions = c.set_ping_count(0);
+    assert_eq!(stops(&actions), ["web"]);
+    assert_eq!(c.desired_owner("web").as_deref(), Some("bravo"));
+}
+
+#[test]
+fn standby_moves_groups_away_while_another_node_can_run_them() {
+    let mut c = settled_alpha(AutoFailback::On, AGENT);
+    assert_eq!(stops(&c.go_standby(GroupSet::All)), ["web"]);
+    assert_eq!(c.desired_owner("web").as_deref(), Some("bravo"));
+    // without a peer, standby does not leave groups unowned
+    c.on_group_done("web", GroupResult::Stopped);
+    c.on_announcement("bravo", announce(NodeStatus::Leaving, &["db", "web"], 0));
+    let actions = c.on_shutdown_notice("bravo");
+    assert_eq!(starts(&actions), ["web", "db"]);
+}
+
+#[test]
+fn without_fencing_or_watchdog_a_dead_peer_is_never_taken_over() {
+    let mut c = settled_alpha(AutoFailback::On, Fencing::None { unfenced_takeover: false });
+    let actions = c.on_node_dead("bravo");
+    assert!(actions.is_empty(), "{actions:?}");
+    assert!(c.needs_fencing("bravo"));
+    assert_eq!(c.desired_owner("db").as_deref(), Some("alpha"));
+    assert_eq!(c.local_group("db"), LocalGroup::Stopped);
+}
+
+#[test]
+fn without_fencing_a_peer_watchdog_is_waited_for() {
+    let mut c = cluster("alpha", AutoFailback::On, Fencing::None { unfenced_takeover: false });
+    let mut a = announce(NodeStatus::Active, &["db"], 0);
+    a.watchdog = Duration::from_secs(2);
+    c.on_announcement("bravo", a);
+    c.become_active();
+    let actions = c.on_node_dead("bravo");
+    assert_eq!(actions, [Action::AwaitWatchdog { node: "bravo".into(), after: Duration::from_secs(3) }]);
+    assert_eq!(starts(&c.on_node_safe("bravo", CleanReason::WatchdogExpired)), ["db"]);
+}
+
+#[test]
+fn unfenced_takeover_takes_over_at_once() {
+    let mut c = settled_alpha(AutoFailback::On, Fencing::None { unfenced_takeover: true });
+    assert_eq!(starts(&c.on_node_dead("bravo")), ["db"]);
+}
+
+#[test]
+fn a_group_that_failed_here_goes_to_the_peer_and_is_retried_only_when_nobody_runs_it() {
+    let mut c = cluster("alpha", AutoFailback::On, AGENT);
+    c.on_announcement("bravo", announce(NodeStatus::Active, &[], 0));
+    c.become_active();
+    let actions = c.on_group_done("web", GroupResult::StartFailed);
+    assert!(starts(&actions).is_empty());
+    assert_eq!(c.desired_owner("web").as_deref(), Some("bravo"));
+    c.on_announcement("bravo", announce(NodeStatus::Active, &["web"], 0));
+    assert!(c.retry_failed().is_empty());
+    c.on_announcement("bravo", announce(NodeStatus::Active, &[], 0));
+    assert_eq!(starts(&c.retry_failed()), ["web"]);
+}
+
+#[test]
+fn a_peer_never_heard_by_initdead_is_fenced_first() {
+    let mut c = cluster("alpha", AutoFailback::On, AGENT);
+    let actions = c.become_active();
+    assert_eq!(fences(&actions), [("bravo".to_string(), Duration::ZERO)]);
+    assert!(starts(&actions).is_empty());
+    assert_eq!(starts(&c.on_node_safe("bravo", CleanReason::Fenced)), ["web", "db"]);
+    assert_eq!(c.take_initial_completion(), None);
+    c.on_group_done("web", GroupResult::Started);
+    c.on_group_done("db", GroupResult::Started);
+    assert_eq!(c.take_initial_completion(), Some("mach_down"));
+}
+
+#[test]
+fn shutdown_releases_everything_then_completes() {
+    let mut c = settled_alpha(AutoFailback::On, AGENT);
+    assert_eq!(stops(&c.begin_shutdown()), ["web"]);
+    assert!(!c.shutdown_complete());
+    c.on_group_done("web", GroupResult::Stopped);
+    assert!(c.shutdown_complete());
+    assert_eq!(c.announcement().holds.len(), 0);
+}
