@@ -22,6 +22,8 @@ use crate::membership::message::MAX_MESSAGE_LEN;
 pub struct Datagram {
     /// The interface it arrived on.
     pub iface: String,
+    /// The local port it arrived on.
+    pub port: u16,
     /// The sender.
     pub from: SocketAddr,
     /// Its bytes.
@@ -178,12 +180,13 @@ impl Media {
         for link in &self.links {
             let socket = link.socket.try_clone()?;
             let iface = link.iface.clone();
+            let port = link.port;
             let deliver = deliver.clone();
             std::thread::Builder::new().name(format!("read {iface}")).spawn(move || {
                 let mut buffer = vec![0u8; MAX_MESSAGE_LEN + 1];
                 loop {
                     match socket.recv_from(&mut buffer) {
-                        Ok((n, from)) => deliver(Datagram { iface: iface.clone(), from, bytes: buffer[..n].to_vec() }),
+                        Ok((n, from)) => deliver(Datagram { iface: iface.clone(), port, from, bytes: buffer[..n].to_vec() }),
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                         Err(e) => {
                             warn!("read on {iface}: {e}");

@@ -559,7 +559,7 @@ impl Node {
             self.warn_source(&d, &format!("message from unknown node [{}]", msg.src));
             return Vec::new();
         }
-        let link = (msg.src.clone(), d.iface.clone(), d.from.port());
+        let link = (msg.src.clone(), d.iface.clone(), d.port);
         match self.link_guard.check(&link, msg.generation, msg.seq) {
             Freshness::Fresh => {}
             Freshness::Duplicate | Freshness::Replay => {

@@ -1,0 +1,228 @@
+//! One `heartbeat` node in a namespace, probed from a second namespace on
+//! the same link: hostile packets are dropped and counted, the control
+//! commands answer, configuration errors name file and line, and the
+//! watchdog link feeds and stops feeding when the core dies.
+
+use std::net::UdpSocket;
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use heartbeat::config::authkeys::AuthKeys;
+use heartbeat::membership::message::Message;
+use tests::{our_bin, skip_unless_capable, wait_for, Guard, Netns};
+
+const NODE_ADDR: &str = "198.18.6.1";
+const PEER_ADDR: &str = "198.18.6.2";
+
+/// Two namespaces on one veth link: the node and the prober ("bravo's" address).
+fn link() -> (Netns, Netns) {
+    let node = Netns::new();
+    let peer = Netns::new();
+    let status = Command::new("ip")
+        .args(["link", "add", "eth0", "netns", &node.name, "type", "veth", "peer", "name", "eth0", "netns", &peer.name])
+        .status()
+        .expect("ip link add");
+    assert!(status.success());
+    for (ns, addr) in [(&node, NODE_ADDR), (&peer, PEER_ADDR)] {
+        ns.ip(&["addr", "add", &format!("{addr}/24"), "dev", "eth0"]);
+        ns.ip(&["link", "set", "eth0", "up"]);
+    }
+    (node, peer)
+}
+
+fn write_config(dir: &Path, extra: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let conf = dir.join("ha.d");
+    std::fs::create_dir_all(&conf).unwrap();
+    std::fs::write(
+        conf.join("ha.cf"),
+        format!(
+            "keepalive 100ms\nwarntime 300ms\ndeadtime 600ms\ninitdead 1\nucast eth0 {PEER_ADDR}\n\
+             node alpha bravo\nauto_failback on\n{extra}"
+        ),
+    )
+    .unwrap();
+    let keys = conf.join("authkeys");
+    std::fs::write(&keys, "auth 1\n1 sha1 right-secret\n").unwrap();
+    std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::write(conf.join("haresources"), "").unwrap();
+    conf
+}
+
+fn start_node(ns: &Netns, conf: &Path, run: &Path, log: &Path) -> Guard {
+    let mut cmd = ns.command(our_bin("heartbeat"));
+    cmd.args(["run", "--node", "alpha", "-c"]).arg(conf).arg("--run-dir").arg(run);
+    let mut node = Guard::spawn(cmd, log);
+    let up = wait_for(Duration::from_secs(10), || run.join("heartbeat.sock").exists());
+    assert!(up && node.alive(), "heartbeat did not start:\n{}", node.log());
+    node
+}
+
+fn control(run: &Path, args: &[&str]) -> (i32, String) {
+    let out = Command::new(our_bin("heartbeat"))
+        .args(args)
+        .args(["--node", "alpha", "--run-dir"])
+        .arg(run)
+        .output()
+        .expect("run heartbeat");
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn keys(text: &str) -> AuthKeys {
+    AuthKeys::parse(Path::new("authkeys"), text).expect("keys").0
+}
+
+fn status(generation: u64, seq: u64, src: &str) -> Message {
+    Message::new("status", src, generation, seq).with("st", "active").with("hold", "").with("ping", "0")
+}
+
+fn counters(run: &Path) -> String {
+    let (_, text) = control(run, &["status"]);
+    text.lines().find(|l| l.starts_with("dropped packets:")).unwrap_or("").to_string()
+}
+
+#[test]
+fn hostile_packets_are_dropped_and_counted_never_acted_on() {
+    if skip_unless_capable(&[]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (node_ns, peer_ns) = link();
+    let conf = write_config(dir.path(), "");
+    let run = dir.path().join("run");
+    let node = start_node(&node_ns, &conf, &run, &dir.path().join("alpha.log"));
+
+    let right = keys("auth 1\n1 sha1 right-secret\n");
+    let wrong = keys("auth 1\n1 sha1 wrong-secret\n");
+    let send = |bytes: &[u8]| {
+        peer_ns.enter(|| {
+            let s = UdpSocket::bind((PEER_ADDR, 0)).unwrap();
+            s.send_to(bytes, (NODE_ADDR, 694)).unwrap();
+        })
+    };
+    // A peer heard with a good packet, then captured and replayed.
+    let good = status(100, 5, "bravo").encode(&right);
+    send(&good);
+    send(&good);
+    send(&status(99, 50, "bravo").encode(&right)); // older generation
+    send(&status(100, 6, "bravo").with("hold", "stolen").encode(&wrong)); // wrong key
+    send(&status(100, 7, "mallory").encode(&right)); // not a cluster node
+    send(b"HB1\nt=status\nsrc=bravo\n"); // no signature
+    let expected = "dropped packets: bad-auth 1 replayed 2 unknown-node 1 malformed 1";
+    let seen = wait_for(Duration::from_secs(5), || counters(&run) == expected);
+    assert!(seen, "counters: {} (want {expected})\n{}", counters(&run), node.log());
+    let (_, nodes) = control(&run, &["nodes"]);
+    assert!(nodes.contains("bravo normal active"), "the good packet counts: {nodes}");
+    let log = node.log();
+    assert!(log.contains(&format!("dropped packet from {PEER_ADDR}:")), "{log}");
+    assert!(log.contains("authentication failed"), "{log}");
+    assert!(log.contains("message from unknown node [mallory]"), "{log}");
+    assert!(!log.contains("stolen"), "{log}");
+}
+
+#[test]
+fn control_commands_answer_and_stop_is_graceful() {
+    if skip_unless_capable(&[]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (node_ns, _peer) = link();
+    let conf = write_config(dir.path(), "");
+    let run = dir.path().join("run");
+    let (code, text) = control(&run, &["status"]);
+    assert_eq!((code, text.as_str()), (3, "heartbeat is stopped. No process\n"));
+
+    let mut node = start_node(&node_ns, &conf, &run, &dir.path().join("alpha.log"));
+    let (code, text) = control(&run, &["status"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.starts_with("heartbeat OK [pid "), "{text}");
+    assert!(text.contains("is running on alpha [alpha]..."), "{text}");
+    let (code, text) = control(&run, &["standby", "sideways"]);
+    assert_ne!(code, 0);
+    assert!(text.contains("all, local or foreign"), "{text}");
+
+    // Alone after initdead: bravo is declared dead, and with no fencing it is not taken over.
+    let declared = wait_for(Duration::from_secs(10), || node.log().contains("node bravo: is dead"));
+    assert!(declared, "{}", node.log());
+    let (_, nodes) = control(&run, &["nodes"]);
+    assert!(nodes.contains("bravo normal dead (not fenced yet)"), "{nodes}");
+    assert!(node.log().contains("Not taking over from bravo: no STONITH device configured"), "{}", node.log());
+
+    let (code, text) = control(&run, &["stop"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(node.wait_exit(Duration::from_secs(10)).is_some_and(|s| s.success()), "{}", node.log());
+    assert!(node.log().contains("alpha Heartbeat shutdown complete."), "{}", node.log());
+    assert!(!run.join("heartbeat.sock").exists());
+}
+
+#[test]
+fn configuration_errors_name_file_and_line_and_exit_6() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("deadtime 1\nkeepalive 2\n", "ha.cf:", "Dead time"),
+        ("keepalive fast\n", "ha.cf:8:", "Keepalive time [fast] is invalid."),
+        ("KEEPALIVE 1\n", "ha.cf:8:", "did you mean keepalive?"),
+        ("stonith_timeout 0\n", "ha.cf:8:", "STONITH timeout [0] must be greater than zero."),
+        ("unfenced_takeover maybe\n", "ha.cf:8:", "unfenced_takeover [maybe] is not a boolean"),
+        ("watchdog_socket relative.sock\n", "ha.cf:8:", "is not an absolute path"),
+        ("mcast eth0 10.0.0.1 694 1 0\n", "ha.cf:8:", "mcast"),
+    ];
+    for (extra, at, message) in cases {
+        let conf = write_config(dir.path(), extra);
+        let out = Command::new(our_bin("heartbeat"))
+            .args(["check", "--node", "alpha", "-c"])
+            .arg(&conf)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(6), "{extra}: {stderr}");
+        assert!(stderr.contains(at) && stderr.contains(message), "{extra}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    }
+    // authkeys readable by others is refused, as Heartbeat does.
+    use std::os::unix::fs::PermissionsExt;
+    let conf = write_config(dir.path(), "");
+    std::fs::set_permissions(conf.join("authkeys"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = Command::new(our_bin("heartbeat")).args(["run", "--node", "alpha", "-c"]).arg(&conf).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(6), "{stderr}");
+    assert!(stderr.contains("Bad permissions on keyfile"), "{stderr}");
+    // A node that is not listed.
+    let conf = write_config(dir.path(), "");
+    let out = Command::new(our_bin("heartbeat")).args(["check", "--node", "charlie", "-c"]).arg(&conf).output().unwrap();
+    assert_eq!(out.status.code(), Some(6));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Current node [charlie] not in configuration!"));
+}
+
+#[test]
+fn the_core_feeds_the_watchdog_service_and_stops_when_killed() {
+    if skip_unless_capable(&[]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (node_ns, _peer) = link();
+    let socket_path = dir.path().join("fence-watchdog.sock");
+    let service = UnixDatagram::bind(&socket_path).unwrap();
+    service.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+    let conf = write_config(
+        dir.path(),
+        &format!("watchdog /dev/watchdog-not-used\nwatchdog_socket {}\n", socket_path.display()),
+    );
+    let run = dir.path().join("run");
+    let mut node = start_node(&node_ns, &conf, &run, &dir.path().join("alpha.log"));
+    let mut buf = [0u8; 128];
+    let mut feeds = 0;
+    for _ in 0..5 {
+        let n = service.recv(&mut buf).expect("a feed every keepalive");
+        assert_eq!(&buf[..n], b"feed heartbeat\n");
+        feeds += 1;
+    }
+    assert_eq!(feeds, 5);
+    assert!(node.log().contains("Feeding the fence-watchdog service through"), "{}", node.log());
+    node.signal(nix::sys::signal::Signal::SIGKILL);
+    node.wait_exit(Duration::from_secs(5)).expect("killed");
+    while service.recv(&mut buf).is_ok() {} // drain what was sent before the kill
+    assert!(service.recv(&mut buf).is_err(), "a killed core must not feed");
+}
