@@ -171,11 +171,8 @@ fn configuration_errors_name_file_and_line_and_exit_6() {
     ];
     for (extra, at, message) in cases {
         let conf = write_config(dir.path(), extra);
-        let out = Command::new(our_bin("heartbeat"))
-            .args(["check", "--node", "alpha", "-c"])
-            .arg(&conf)
-            .output()
-            .unwrap();
+        let out =
+            Command::new(our_bin("heartbeat")).args(["check", "--node", "alpha", "-c"]).arg(&conf).output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(6), "{extra}: {stderr}");
         assert!(stderr.contains(at) && stderr.contains(message), "{extra}: {stderr}");
@@ -191,7 +188,8 @@ fn configuration_errors_name_file_and_line_and_exit_6() {
     assert!(stderr.contains("Bad permissions on keyfile"), "{stderr}");
     // A node that is not listed.
     let conf = write_config(dir.path(), "");
-    let out = Command::new(our_bin("heartbeat")).args(["check", "--node", "charlie", "-c"]).arg(&conf).output().unwrap();
+    let out =
+        Command::new(our_bin("heartbeat")).args(["check", "--node", "charlie", "-c"]).arg(&conf).output().unwrap();
     assert_eq!(out.status.code(), Some(6));
     assert!(String::from_utf8_lossy(&out.stderr).contains("Current node [charlie] not in configuration!"));
 }

@@ -362,7 +362,10 @@ impl Cluster {
     /// Whether a shutdown has released everything it could.
     pub fn shutdown_complete(&self) -> bool {
         self.status == NodeStatus::Leaving
-            && self.local_groups.values().all(|s| matches!(s, LocalGroup::Stopped | LocalGroup::Failed | LocalGroup::StopFailed))
+            && self
+                .local_groups
+                .values()
+                .all(|s| matches!(s, LocalGroup::Stopped | LocalGroup::Failed | LocalGroup::StopFailed))
     }
 
     /// The number of ping nodes this node reaches changed.
@@ -660,7 +663,10 @@ impl Cluster {
                 let theirs = (peer_ping, peer_holds, std::cmp::Reverse(rank(node)));
                 let after = if mine > theirs { Duration::ZERO } else { delay };
                 if !after.is_zero() {
-                    info!("Delaying fencing of {node} by {} ms: it has the better claim to the resources", after.as_millis());
+                    info!(
+                        "Delaying fencing of {node} by {} ms: it has the better claim to the resources",
+                        after.as_millis()
+                    );
                 }
                 vec![Action::Fence { node: node.to_string(), after }]
             }

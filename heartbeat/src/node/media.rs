@@ -186,7 +186,9 @@ impl Media {
                 let mut buffer = vec![0u8; MAX_MESSAGE_LEN + 1];
                 loop {
                     match socket.recv_from(&mut buffer) {
-                        Ok((n, from)) => deliver(Datagram { iface: iface.clone(), port, from, bytes: buffer[..n].to_vec() }),
+                        Ok((n, from)) => {
+                            deliver(Datagram { iface: iface.clone(), port, from, bytes: buffer[..n].to_vec() })
+                        }
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                         Err(e) => {
                             warn!("read on {iface}: {e}");

@@ -133,16 +133,15 @@ pub fn run(options: &Options, loaded: Loaded) -> Result<(), RunError> {
         return Err(RunError::Start(format!("heartbeat: already running [pid {}].", answer.trim())));
     }
     signals::block_termination();
-    let generation = next_generation(&options.run_dir.join("hb_generation"))
-        .map_err(|e| start("generation file", e))?;
+    let generation =
+        next_generation(&options.run_dir.join("hb_generation")).map_err(|e| start("generation file", e))?;
     info!("Configuration validated. Starting heartbeat 3.0.6 (compatible core)");
     info!("Heartbeat generation: {generation}");
 
     let paths = HaPaths { ha_dir: options.config_dir.clone(), ..HaPaths::default() };
     let mut runner = ResourceRunner::new(paths);
     runner.env = script_environment(&ha, options);
-    let groups: BTreeMap<String, ResourceGroup> =
-        resources.groups.iter().map(|g| (g.key.clone(), g.clone())).collect();
+    let groups: BTreeMap<String, ResourceGroup> = resources.groups.iter().map(|g| (g.key.clone(), g.clone())).collect();
     release_leftovers(&runner, &resources.groups);
 
     let mut media = Media::open(&ha.media).map_err(|e| RunError::Start(e.to_string()))?;
@@ -172,7 +171,8 @@ pub fn run(options: &Options, loaded: Loaded) -> Result<(), RunError> {
         let tx = tx.clone();
         signals::spawn_waiter(move || drop(tx.send(Event::Shutdown)));
     }
-    let mut watchdog = ha.watchdog.as_ref().and_then(|dev| WatchdogLink::open(dev, &ha.watchdog_socket, ha.timing.deadtime));
+    let mut watchdog =
+        ha.watchdog.as_ref().and_then(|dev| WatchdogLink::open(dev, &ha.watchdog_socket, ha.timing.deadtime));
     let watchdog_timeout = watchdog.as_ref().map_or(Duration::ZERO, |(_, t)| *t);
 
     let fencer = Fencer::for_node(&ha, &options.node);
@@ -445,7 +445,8 @@ impl Node {
 
     fn start_monitors(&mut self) {
         for info in self.cluster.groups().to_vec() {
-            if self.cluster.local_group(&info.key) != cluster::LocalGroup::Running || self.monitoring.contains(&info.key)
+            if self.cluster.local_group(&info.key) != cluster::LocalGroup::Running
+                || self.monitoring.contains(&info.key)
             {
                 continue;
             }

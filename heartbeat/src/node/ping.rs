@@ -58,12 +58,18 @@ impl Pinger {
             match t {
                 IpAddr::V4(a) => v4.push(*a),
                 IpAddr::V6(a) => {
-                    return Err(io::Error::new(io::ErrorKind::Unsupported, format!("IPv6 ping node {a} is not supported")))
+                    return Err(io::Error::new(
+                        io::ErrorKind::Unsupported,
+                        format!("IPv6 ping node {a} is not supported"),
+                    ))
                 }
             }
         }
         let socket = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::ICMPV4)).map_err(|e| {
-            io::Error::new(e.kind(), format!("cannot open an ICMP socket for ping nodes: {e} (needs root or CAP_NET_RAW)"))
+            io::Error::new(
+                e.kind(),
+                format!("cannot open an ICMP socket for ping nodes: {e} (needs root or CAP_NET_RAW)"),
+            )
         })?;
         Ok(Pinger { socket, targets: v4, identifier: (std::process::id() & 0xffff) as u16, sequence: 0 })
     }

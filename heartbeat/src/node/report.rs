@@ -51,7 +51,11 @@ pub(super) fn nodes(node: &Node) -> String {
             Some(PeerState::Clean(reason)) => format!("dead ({})", clean_text(*reason)),
         };
         let links = node.liveness.links_up(n);
-        let _ = writeln!(text, "{n} normal {state} links: {}", if links.is_empty() { "none".into() } else { links.join(" ") });
+        let _ = writeln!(
+            text,
+            "{n} normal {state} links: {}",
+            if links.is_empty() { "none".into() } else { links.join(" ") }
+        );
     }
     let mut pings: Vec<&String> = node.ping_names.values().collect();
     pings.sort();

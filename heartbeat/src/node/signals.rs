@@ -25,7 +25,9 @@ pub fn spawn_waiter(on_signal: impl Fn() + Send + 'static) {
         loop {
             match set.wait() {
                 Ok(Signal::SIGHUP) => {
-                    tracing::warn!("SIGHUP: re-reading the configuration is not supported; restart the node to apply changes")
+                    tracing::warn!(
+                        "SIGHUP: re-reading the configuration is not supported; restart the node to apply changes"
+                    )
                 }
                 Ok(_) => on_signal(),
                 Err(_) => std::thread::sleep(std::time::Duration::from_millis(100)),

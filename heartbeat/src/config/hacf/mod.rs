@@ -546,7 +546,8 @@ impl<'p> Builder<'p> {
             }
             "unfenced_takeover" => {
                 let v = one_value(name, args)?;
-                let on = parse_bool(&v).ok_or_else(|| format!("unfenced_takeover [{v}] is not a boolean (yes or no)"))?;
+                let on =
+                    parse_bool(&v).ok_or_else(|| format!("unfenced_takeover [{v}] is not a boolean (yes or no)"))?;
                 self.set(|b| &mut b.unfenced_takeover, name, on, line);
             }
             "watchdog_socket" => {
