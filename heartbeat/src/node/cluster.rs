@@ -431,9 +431,14 @@ impl Cluster {
     }
 
     /// A peer restarted (new generation): whatever it announced before is void.
+    /// A restarted node stops whatever it finds running before it joins, so
+    /// one that was dead-but-unfenced is safe again.
     pub fn on_restart(&mut self, node: &str) {
-        if self.peers.contains_key(node) {
+        if let Some(state) = self.peers.get_mut(node) {
             info!("Heartbeat restart on node {node}");
+            if matches!(state, PeerState::Unclean { .. }) {
+                *state = PeerState::Unknown;
+            }
         }
     }
 

@@ -231,3 +231,17 @@ fn shutdown_releases_everything_then_completes() {
     assert!(c.shutdown_complete());
     assert_eq!(c.announcement().holds.len(), 0);
 }
+
+#[test]
+fn a_dead_peer_that_restarted_needs_no_fencing_any_more() {
+    let mut c = settled_alpha(AutoFailback::On, AGENT);
+    c.on_node_dead("bravo");
+    assert!(c.needs_fencing("bravo"));
+    c.on_restart("bravo");
+    assert!(!c.needs_fencing("bravo"));
+    let actions = c.on_announcement("bravo", announce(NodeStatus::Up, &[], 0));
+    assert!(starts(&actions).is_empty(), "{actions:?}");
+    let actions = c.on_announcement("bravo", announce(NodeStatus::Active, &[], 0));
+    assert!(starts(&actions).is_empty(), "db is bravo's again: {actions:?}");
+    assert_eq!(c.desired_owner("db").as_deref(), Some("bravo"));
+}
