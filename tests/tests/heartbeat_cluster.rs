@@ -69,6 +69,31 @@ fn serving_prober(c: &Cluster) -> Prober {
     prober
 }
 
+/// Extra: when both nodes start together, the group starts on its home
+/// node only: the address is never held by both, bravo acquires nothing.
+#[test]
+fn cold_start_runs_the_group_on_its_home_node_only() {
+    if skip_unless_capable(&[]) {
+        return;
+    }
+    let mut c = Cluster::new();
+    let sampler = OwnerSampler::start(c.nodes.iter().map(|n| n.ns.clone()).collect());
+    let start = Instant::now();
+    c.start_node(ALPHA);
+    c.start_node(BRAVO);
+    c.wait_steady(ALPHA);
+    eprintln!("MEASURED cold start: alpha serves {} after both nodes were started", secs(start.elapsed()));
+    std::thread::sleep(Duration::from_millis(500));
+    let doubles = sampler.doubles();
+    drop(sampler);
+    c.ensure(doubles.is_empty(), &format!("both nodes held {SERVICE_IP} at {} sampled instants", doubles.len()));
+    c.ensure(
+        !c.nodes[BRAVO].log().contains("Acquiring resource group"),
+        "bravo acquired alpha's group at a cold start while alpha was up",
+    );
+    c.ensure(c.fence_records().is_empty(), "nobody should be fenced at a cold start");
+}
+
 /// Test 1: `heartbeat stop` on the primary. It releases the group and says
 /// so; the backup serves within 1 s; no request goes unanswered for longer
 /// than 1 s; nobody is fenced.
@@ -170,6 +195,13 @@ fn primary_losing_its_public_link_hands_the_group_to_the_backup() {
     }
     let c = Cluster::start();
     let prober = serving_prober(&c);
+    // Both heartbeat paths carry heartbeats before the pull.
+    let mut nodes = String::new();
+    let both_paths = cluster::poll(PATIENCE, Duration::from_millis(100), || {
+        nodes = text(&c.nodes[ALPHA].ctl(&["nodes"]));
+        nodes.lines().any(|l| l.starts_with("bravo ") && l.contains("eth0") && l.contains("eth1"))
+    });
+    c.ensure(both_paths, &format!("alpha does not hear bravo on both eth0 and eth1:\n{nodes}"));
 
     let fault = Instant::now();
     c.nodes[ALPHA].ns.ip(&["link", "set", "eth0", "down"]);
@@ -181,6 +213,7 @@ fn primary_losing_its_public_link_hands_the_group_to_the_backup() {
 
     let tail_ok = probes.iter().filter(|p| p.at >= first.at).all(|p| p.from("bravo"));
     c.ensure(tail_ok, &format!("the service was not steadily served by bravo\n{view}"));
+    c.ensure(c.nodes[ALPHA].log().contains("Link bravo:eth0 dead."), "alpha did not log `Link bravo:eth0 dead.`");
     c.ensure(
         c.nodes[ALPHA].log().contains("Giving up because we have less visible ping nodes."),
         "alpha did not log `Giving up because we have less visible ping nodes.`",

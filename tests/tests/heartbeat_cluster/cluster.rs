@@ -13,6 +13,7 @@
 //! busybox HTTP server on that address answering with the node's name.
 //! STONITH is `tests/heartbeat/fence_netns`, which "powers off" a node by
 //! killing every process in its namespace and taking its links down.
+//! `HEARTBEAT_TEST_LOGS=DIR` keeps every log of a test in `DIR/<test name>/`.
 
 use std::cell::{RefCell, RefMut};
 use std::fmt::Write as _;
@@ -402,6 +403,15 @@ fn run_with_input(mut cmd: Command, input: &str) -> Output {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
+        // HEARTBEAT_TEST_LOGS=DIR keeps every log in DIR/<test name>/.
+        if let Some(keep) = std::env::var_os("HEARTBEAT_TEST_LOGS") {
+            let name = std::thread::current().name().unwrap_or("cluster").replace("::", "-");
+            let target = Path::new(&keep).join(name);
+            let _ = fs::create_dir_all(&target);
+            for path in self.nodes.iter().flat_map(|n| &n.logs).chain([&self.fence_log]) {
+                let _ = fs::copy(path, target.join(path.file_name().unwrap()));
+            }
+        }
         for node in &mut self.nodes {
             node.guard.replace(None);
             kill_everything_in(&node.ns);
