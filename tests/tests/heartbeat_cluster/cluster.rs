@@ -42,7 +42,7 @@ pub const BRAVO: usize = 1;
 const TIMINGS: &str = "keepalive 200ms\nwarntime 500ms\ndeadtime 1\ninitdead 2\nstonith_delay 2\n";
 
 /// Clusters of these tests run one at a time: their timings are tight for a
-/// loaded two-core machine, and they share IPaddr2's state directory.
+/// loaded two-core machine.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 /// A fixture script in `tests/heartbeat/`.
@@ -60,6 +60,10 @@ pub struct Node {
     pub conf: PathBuf,
     /// Run directory (`--run-dir`).
     pub run: PathBuf,
+    /// The node's own `HA_RSCTMP` (resource agents' state, e.g. IPaddr2's
+    /// send_arp pid files): private, and emptied at each power-on like
+    /// `/run` at a reboot.
+    rsctmp: PathBuf,
     /// One log file per start, oldest first.
     logs: Vec<PathBuf>,
     guard: RefCell<Option<Guard>>,
@@ -224,13 +228,15 @@ impl Cluster {
             .map(|(&name, ns)| {
                 let conf = dir.path().join(name).join("ha.d");
                 let run = dir.path().join(name).join("run");
+                let rsctmp = dir.path().join(name).join("rsctmp");
                 fs::create_dir_all(conf.join("resource.d")).unwrap();
                 fs::create_dir_all(&run).unwrap();
+                fs::create_dir_all(&rsctmp).unwrap();
                 fs::write(conf.join("ha.cf"), &ha_cf).unwrap();
                 tests::write_key(&conf, "authkeys", b"auth 1\n1 sha1 heartbeat-cluster-test-secret\n");
                 fs::write(conf.join("haresources"), &haresources).unwrap();
                 fs::copy(fixture("httpd-test"), conf.join("resource.d/httpd-test")).unwrap();
-                Node { name, ns: Arc::new(ns), conf, run, logs: Vec::new(), guard: RefCell::new(None) }
+                Node { name, ns: Arc::new(ns), conf, run, rsctmp, logs: Vec::new(), guard: RefCell::new(None) }
             })
             .collect();
         Cluster {
@@ -260,6 +266,7 @@ impl Cluster {
         let log = self.dir.path().join(format!("{}-{}.log", node.name, node.logs.len() + 1));
         let mut cmd = node.ns.command(our_bin("heartbeat"));
         cmd.arg("run").arg("-c").arg(&node.conf).args(["--node", node.name, "--run-dir"]).arg(&node.run);
+        cmd.env("HA_RSCTMP", &node.rsctmp);
         node.guard.replace(Some(Guard::spawn(cmd, &log)));
         node.logs.push(log);
     }
@@ -314,9 +321,12 @@ impl Cluster {
 
     /// Brings a powered-off node's links back up and starts its heartbeat.
     pub fn power_on(&mut self, i: usize) {
-        kill_everything_in(&self.nodes[i].ns);
+        let node = &self.nodes[i];
+        kill_everything_in(&node.ns);
+        let _ = fs::remove_dir_all(&node.rsctmp);
+        fs::create_dir_all(&node.rsctmp).unwrap();
         for link in ["lo", "eth0", "eth1"] {
-            self.nodes[i].ns.ip(&["link", "set", link, "up"]);
+            node.ns.ip(&["link", "set", link, "up"]);
         }
         self.start_node(i);
     }
