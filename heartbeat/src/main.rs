@@ -113,8 +113,7 @@ fn run(options: &Options) -> ExitCode {
         Ok(l) => l,
         Err(e) => return config_error(&e),
     };
-    let logfile = loaded.ha.logging.logfile.clone();
-    if let Err(e) = node::log::init(&options.node, logfile.as_deref(), loaded.ha.logging.debug > 0) {
+    if let Err(e) = node::log::init(&options.node, &loaded.ha.logging) {
         eprintln!("heartbeat: {e}");
         return ExitCode::from(EXIT_CONFIG);
     }

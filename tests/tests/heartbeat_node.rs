@@ -129,7 +129,8 @@ fn control_commands_answer_and_stop_is_graceful() {
     }
     let dir = tempfile::tempdir().unwrap();
     let (node_ns, _peer) = link();
-    let conf = write_config(dir.path(), "");
+    let ha_log = dir.path().join("ha-log");
+    let conf = write_config(dir.path(), &format!("logfile {}\nlogfacility local0\n", ha_log.display()));
     let run = dir.path().join("run");
     let (code, text) = control(&run, &["status"]);
     assert_eq!((code, text.as_str()), (3, "heartbeat is stopped. No process\n"));
@@ -155,6 +156,13 @@ fn control_commands_answer_and_stop_is_graceful() {
     assert!(node.wait_exit(Duration::from_secs(10)).is_some_and(|s| s.success()), "{}", node.log());
     assert!(node.log().contains("alpha Heartbeat shutdown complete."), "{}", node.log());
     assert!(!run.join("heartbeat.sock").exists());
+    // The logfile has Heartbeat's line format: "MON DD HH:MM:SS NODE heartbeat: [PID]: LEVEL: TEXT".
+    let logged = std::fs::read_to_string(&ha_log).unwrap();
+    let line = logged.lines().find(|l| l.ends_with("WARN: node bravo: is dead")).expect("dead line in logfile");
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(fields[3..5], ["alpha", "heartbeat:"], "{line}");
+    assert!(fields[5].starts_with('[') && fields[5].ends_with("]:"), "{line}");
+    assert!(logged.contains("info: alpha Heartbeat shutdown complete."), "{logged}");
 }
 
 #[test]
