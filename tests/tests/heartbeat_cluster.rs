@@ -440,3 +440,45 @@ fn kill_9_of_the_primary_heartbeat_is_fenced_before_the_backup_serves() {
     );
     c.ensure(c.nodes[BRAVO].log().contains("node alpha: is dead"), "bravo did not log `node alpha: is dead`");
 }
+
+/// `heartbeat standby` on the primary moves the group to the backup and
+/// keeps it there (even with auto_failback on); `heartbeat takeover` on
+/// the primary brings it back. Nobody is fenced.
+#[test]
+fn standby_and_takeover_commands_move_the_group() {
+    if skip_unless_capable(&[]) {
+        return;
+    }
+    let c = Cluster::start();
+    let prober = serving_prober(&c);
+
+    let asked = Instant::now();
+    let out = c.nodes[ALPHA].ctl(&["standby", "all"]);
+    c.ensure(out.status.success(), &format!("`heartbeat standby all` failed: {}", text(&out)));
+    wait_served_by(&c, &prober, "bravo", asked);
+    std::thread::sleep(Duration::from_millis(1500));
+    let status = text(&c.nodes[ALPHA].ctl(&["status"]));
+    c.ensure(status.contains("standby: all"), &format!("alpha's status does not show its standby:\n{status}"));
+    c.ensure(
+        status.lines().any(|l| l.starts_with(&format!("group {SERVICE_IP}")) && l.ends_with(": held by bravo")),
+        &format!("alpha's status does not show bravo holding the group:\n{status}"),
+    );
+    c.ensure(
+        c.nodes[BRAVO].owns_service_ip() && !c.nodes[ALPHA].owns_service_ip(),
+        "the group left bravo during standby",
+    );
+
+    let asked = Instant::now();
+    let out = c.nodes[ALPHA].ctl(&["takeover", "all"]);
+    c.ensure(out.status.success(), &format!("`heartbeat takeover all` failed: {}", text(&out)));
+    let back = wait_served_by(&c, &prober, "alpha", asked);
+    eprintln!("MEASURED takeover: alpha serves again {} after `heartbeat takeover`", secs(back.at - asked));
+    std::thread::sleep(WATCH_AFTER);
+    let probes = prober.finish();
+    ensure_silent_after(&c, &probes, "bravo", &back, &timeline(&probes, asked));
+    c.ensure(c.fence_records().is_empty(), "nobody should be fenced by standby/takeover");
+    c.ensure(
+        c.nodes[BRAVO].log().contains("alpha wants to go standby [all]"),
+        "bravo did not log alpha's standby request",
+    );
+}
