@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Builds the initramfs of the watchdog QEMU tests: busybox-static, the
 # kernel's watchdog and softdog modules (decompressed: busybox insmod
-# wants plain .ko), our fence-watchdog binary with the shared libraries
-# it needs, and init.sh (beside this script) as /init.
+# wants plain .ko), our binaries (fence-watchdog, heartbeat, …) with the
+# shared libraries they need, and init.sh (beside this script) as /init.
 #
-# usage: build-initramfs.sh OUT.cpio.gz KERNEL_VERSION FENCE_WATCHDOG_BINARY
+# usage: build-initramfs.sh OUT.cpio.gz KERNEL_VERSION BINARY [BINARY…]
 set -euo pipefail
-out=$1 kver=$2 binary=$3
+out=$1 kver=$2
+shift 2
 here=$(cd "$(dirname "$0")" && pwd)
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
@@ -24,13 +25,16 @@ for module in watchdog softdog; do
   esac >"$stage/lib/modules/$module.ko"
 done
 
-cp "$binary" "$stage/bin/fence-watchdog"
-# Debug info only makes the image bigger and the boot slower.
-strip --strip-debug "$stage/bin/fence-watchdog" 2>/dev/null || true
-# The dynamic loader and libraries, at the paths the binary asks for.
-ldd "$binary" | grep -o '/[^ ]*' | sort -u | while read -r lib; do
-  mkdir -p "$stage$(dirname "$lib")"
-  cp -L "$lib" "$stage$lib"
+for binary in "$@"; do
+  name=$(basename "$binary")
+  cp "$binary" "$stage/bin/$name"
+  # Debug info only makes the image bigger and the boot slower.
+  strip --strip-debug "$stage/bin/$name" 2>/dev/null || true
+  # The dynamic loader and libraries, at the paths the binary asks for.
+  ldd "$binary" | grep -o '/[^ ]*' | sort -u | while read -r lib; do
+    mkdir -p "$stage$(dirname "$lib")"
+    cp -L "$lib" "$stage$lib"
+  done
 done
 
 cp "$here/init.sh" "$stage/init"

@@ -152,6 +152,31 @@ nowayout)
   if kill -0 "$svc"; then say "service still petting 8 s after SIGTERM"; fi
   finish
   ;;
+hb-kill9 | hb-stop)
+  # The heartbeat core pets the device itself (no fence-watchdog service):
+  # deadtime 2 s gives a watchdog timeout of 3 s.
+  mkdir -p /etc/ha.d
+  printf 'keepalive 500ms\ndeadtime 2\ninitdead 2\nucast lo 127.0.0.2\nnode alpha bravo\nauto_failback on\nwatchdog /dev/watchdog\nwatchdog_socket /run/no-service.sock\n' >/etc/ha.d/ha.cf
+  printf 'auth 1\n1 sha1 guest\n' >/etc/ha.d/authkeys
+  chmod 600 /etc/ha.d/authkeys
+  : >/etc/ha.d/haresources
+  heartbeat run --node alpha &
+  hb=$!
+  sleep 3
+  if [ "$fwt" = hb-kill9 ]; then
+    say "kill -9 of heartbeat at $(uptime_s)"
+    kill -9 "$hb"
+    sleep 15
+    say "no reset after kill -9 of heartbeat"
+  else
+    kill -TERM "$hb"
+    wait "$hb"
+    say "heartbeat exited with status $? at $(uptime_s)"
+    sleep 8
+    say "no reset 8 s after heartbeat stopped"
+  fi
+  finish
+  ;;
 *)
   say "unknown scenario '$fwt'"
   finish

@@ -66,11 +66,19 @@ fn build_image() -> Result<Image, String> {
         }
     }
     let binary = tests::our_bin("fence-watchdog");
+    let heartbeat = tests::our_bin("heartbeat");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("qemu/build-initramfs.sh");
     let dir = binary.parent().expect("target directory").to_path_buf();
     let initrd = dir.join("watchdog-qemu-initramfs.cpio.gz");
     let partial = dir.join(format!("watchdog-qemu-initramfs.{}.tmp", std::process::id()));
-    let out = Command::new("bash").arg(&script).arg(&partial).arg(&version).arg(&binary).output().expect("run bash");
+    let out = Command::new("bash")
+        .arg(&script)
+        .arg(&partial)
+        .arg(&version)
+        .arg(&binary)
+        .arg(&heartbeat)
+        .output()
+        .expect("run bash");
     assert!(out.status.success(), "{} failed: {}", script.display(), String::from_utf8_lossy(&out.stderr));
     std::fs::rename(&partial, &initrd).expect("move the initramfs in place");
     Ok(Image { qemu, kernel, initrd })
@@ -372,4 +380,29 @@ fn feeding_without_a_running_service_fails_clearly() {
         stderr.contains("cannot feed `heartbeat` through") && stderr.contains("(is fence-watchdog running?)"),
         "{stderr}"
     );
+}
+
+#[test]
+fn kill_9_of_the_heartbeat_core_resets_its_node_through_the_watchdog() {
+    let Some(image) = image() else { return };
+    let c = run(image, "hb-kill9");
+    assert!(c.has("Using watchdog device: /dev/watchdog"), "{}", c.text);
+    assert!(c.has("Set watchdog timer to 3 seconds."), "{}", c.text);
+    let killed = c.marker_time("kill -9 of heartbeat at");
+    let reset = c.kernel_time(RESET).unwrap_or_else(|| panic!("no reset after the core was killed:\n{}", c.text));
+    assert!(!c.has("no reset after kill -9 of heartbeat"), "{}", c.text);
+    let after = reset - killed;
+    eprintln!("heartbeat killed at {killed:.2} s, reset at {reset:.2} s: {after:.2} s later (timeout 3 s)");
+    // Fed every 0.5 s: the reset comes 2.5–3 s after the kill (+ scheduling slack).
+    assert!((2.0..=4.0).contains(&after), "reset {after:.2} s after kill -9 of heartbeat");
+}
+
+#[test]
+fn a_graceful_stop_of_the_heartbeat_core_disarms_the_watchdog() {
+    let Some(image) = image() else { return };
+    let c = run(image, "hb-stop");
+    assert!(c.has("Using watchdog device: /dev/watchdog"), "{}", c.text);
+    assert!(c.has("heartbeat exited with status 0"), "{}", c.text);
+    assert!(!c.reset(), "the node reset after a clean stop:\n{}", c.text);
+    assert!(c.has("no reset 8 s after heartbeat stopped"), "{}", c.text);
 }
