@@ -110,6 +110,12 @@ impl Liveness {
         events
     }
 
+    /// The earliest instant at which a link that is up now would be
+    /// declared dead (so a caller can wake exactly then).
+    pub fn next_expiry(&self) -> Option<Instant> {
+        self.nodes.values().flat_map(|n| n.links.values().flatten()).min().map(|t| *t + self.deadtime)
+    }
+
     /// Whether `node` is alive (some link up).
     pub fn is_alive(&self, node: &str) -> bool {
         self.nodes.get(node).is_some_and(|n| n.alive)
@@ -157,6 +163,20 @@ mod tests {
         assert_eq!(events.last().map(ToString::to_string).as_deref(), Some("node bravo: is dead"));
         assert!(!l.is_alive("bravo"));
         assert!(l.expire(t0 + 5000 * MS).is_empty(), "dead is reported once");
+    }
+
+    #[test]
+    fn next_expiry_is_the_oldest_live_link_plus_deadtime() {
+        let t0 = Instant::now();
+        let mut l = Liveness::new(1000 * MS, 500 * MS);
+        assert_eq!(l.next_expiry(), None);
+        l.heard("bravo", "eth0", t0);
+        l.heard("bravo", "eth1", t0 + 300 * MS);
+        assert_eq!(l.next_expiry(), Some(t0 + 1000 * MS));
+        l.expire(t0 + 1001 * MS);
+        assert_eq!(l.next_expiry(), Some(t0 + 1300 * MS), "a dead link no longer counts");
+        l.expire(t0 + 1301 * MS);
+        assert_eq!(l.next_expiry(), None);
     }
 
     #[test]

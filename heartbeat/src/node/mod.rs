@@ -332,6 +332,11 @@ impl Node {
             if let Some((t, _)) = self.timers.iter().min_by_key(|(t, _)| *t) {
                 deadline = deadline.min(*t);
             }
+            // Wake when a link's deadtime runs out, not at the next tick.
+            let expiry = self.liveness.next_expiry().map(|t| t + Duration::from_millis(1));
+            if let Some(t) = expiry {
+                deadline = deadline.min(t);
+            }
             let mut actions = Vec::new();
             match rx.recv_timeout(deadline.saturating_duration_since(now)) {
                 Ok(event) => actions.extend(self.handle(event, media)),
@@ -339,6 +344,11 @@ impl Node {
                 Err(mpsc::RecvTimeoutError::Disconnected) => return,
             }
             let now = Instant::now();
+            if expiry.is_some_and(|t| now >= t) && now < next_tick {
+                for event in self.liveness.expire(now) {
+                    actions.extend(self.on_live_event(event));
+                }
+            }
             if now >= next_tick {
                 next_tick = (next_tick + self.keepalive).max(now);
                 if let Some(p) = pinger.as_deref_mut() {
