@@ -229,8 +229,13 @@ impl Drop for Guard {
     }
 }
 
-/// Waits until `check` is true, polling, up to `limit`.
-pub fn wait_for(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+/// Waits until `check` is true, polling every 20 ms, up to `limit`.
+pub fn wait_for(limit: Duration, check: impl FnMut() -> bool) -> bool {
+    poll_every(limit, Duration::from_millis(20), check)
+}
+
+/// Polls `check` every `every` until it holds or `limit` passes.
+pub fn poll_every(limit: Duration, every: Duration, mut check: impl FnMut() -> bool) -> bool {
     let end = Instant::now() + limit;
     loop {
         if check() {
@@ -239,7 +244,7 @@ pub fn wait_for(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
         if Instant::now() >= end {
             return false;
         }
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(every);
     }
 }
 

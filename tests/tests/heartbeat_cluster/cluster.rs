@@ -21,7 +21,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tests::{our_bin, Guard, Netns};
 
@@ -162,19 +162,7 @@ pub fn kill_everything_in(ns: &Netns) {
     }
 }
 
-/// Polls `check` every `every` until it holds or `limit` passes.
-pub fn poll(limit: Duration, every: Duration, mut check: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + limit;
-    loop {
-        if check() {
-            return true;
-        }
-        if Instant::now() >= end {
-            return false;
-        }
-        std::thread::sleep(every);
-    }
-}
+pub use tests::poll_every as poll;
 
 impl Cluster {
     /// Builds the network and the configuration of both nodes (nothing is
