@@ -43,8 +43,9 @@ impl<K: std::hash::Hash + Eq + Clone> ReplayGuard<K> {
 }
 
 /// Reads, increments and writes back the generation counter at `path`
-/// (starting at 1 when the file is missing).
-pub fn bump_generation(path: &std::path::Path) -> std::io::Result<u64> {
+/// (starting at 1 when the file is missing); the result is at least
+/// `floor` (e.g. the Unix time, so it grows even when the file was wiped).
+pub fn bump_generation(path: &std::path::Path, floor: u64) -> std::io::Result<u64> {
     let current = match std::fs::read_to_string(path) {
         Ok(text) => text.trim().parse::<u64>().map_err(|_| {
             std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{}: not a generation number", path.display()))
@@ -52,7 +53,7 @@ pub fn bump_generation(path: &std::path::Path) -> std::io::Result<u64> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
         Err(e) => return Err(e),
     };
-    let next = current + 1;
+    let next = (current + 1).max(floor);
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, format!("{next}\n"))?;
     std::fs::rename(&tmp, path)?;
@@ -81,10 +82,11 @@ mod tests {
     fn generation_is_bumped_and_persisted() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("hb_generation");
-        assert_eq!(bump_generation(&path).unwrap(), 1);
-        assert_eq!(bump_generation(&path).unwrap(), 2);
+        assert_eq!(bump_generation(&path, 0).unwrap(), 1);
+        assert_eq!(bump_generation(&path, 0).unwrap(), 2);
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "2\n");
+        assert_eq!(bump_generation(&path, 1000).unwrap(), 1000, "the floor wins over a small stored value");
         std::fs::write(&path, "garbage").unwrap();
-        assert!(bump_generation(&path).unwrap_err().to_string().contains("not a generation number"));
+        assert!(bump_generation(&path, 0).unwrap_err().to_string().contains("not a generation number"));
     }
 }

@@ -200,13 +200,6 @@ impl Media {
         }
         Ok(())
     }
-
-    /// The interfaces in use (for status output).
-    pub fn interfaces(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.links.iter().map(|l| l.iface.clone()).collect();
-        names.dedup();
-        names
-    }
 }
 
 impl WriteErrors {

@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -20,7 +20,7 @@ use crate::config::haresources::{HaResources, ResourceGroup};
 use crate::config::{ConfigError, Warning};
 use crate::membership::liveness::{Event as LiveEvent, Liveness};
 use crate::membership::message::{DropReason, Message};
-use crate::membership::replay::{Freshness, ReplayGuard};
+use crate::membership::replay::{bump_generation, Freshness, ReplayGuard};
 use crate::resources::{GroupStatus, HaPaths, ResourceRunner};
 use crate::stonith::Fencer;
 
@@ -133,8 +133,9 @@ pub fn run(options: &Options, loaded: Loaded) -> Result<(), RunError> {
         return Err(RunError::Start(format!("heartbeat: already running [pid {}].", answer.trim())));
     }
     signals::block_termination();
+    let unix_now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let generation =
-        next_generation(&options.run_dir.join("hb_generation")).map_err(|e| start("generation file", e))?;
+        bump_generation(&options.run_dir.join("hb_generation"), unix_now).map_err(|e| start("generation file", e))?;
     info!("Configuration validated. Starting heartbeat 3.0.6 (compatible core)");
     info!("Heartbeat generation: {generation}");
 
@@ -220,16 +221,6 @@ pub fn run(options: &Options, loaded: Loaded) -> Result<(), RunError> {
     let _ = std::fs::remove_file(&pid_file);
     info!("{} Heartbeat shutdown complete.", options.node);
     Ok(())
-}
-
-/// Generation for this start: above the stored one and at least the Unix
-/// time in seconds, so it grows even when the run directory was wiped.
-fn next_generation(path: &Path) -> std::io::Result<u64> {
-    let stored = std::fs::read_to_string(path).ok().and_then(|t| t.trim().parse::<u64>().ok()).unwrap_or(0);
-    let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let next = (stored + 1).max(now);
-    std::fs::write(path, format!("{next}\n"))?;
-    Ok(next)
 }
 
 /// `HA_*` variables for resource scripts (spec §1.9).
@@ -415,14 +406,10 @@ impl Node {
         for event in self.liveness.expire(now) {
             actions.extend(self.on_live_event(event));
         }
-        let before = self.ping_count();
         for event in self.ping_liveness.expire(now) {
             log_ping_event(&event);
         }
-        let after = self.ping_count();
-        if before != after || self.cluster.announcement().ping != after {
-            actions.extend(self.cluster.set_ping_count(after));
-        }
+        actions.extend(self.cluster.set_ping_count(self.ping_count()));
         if self.cluster.status() == NodeStatus::Up && !self.shutting_down {
             let waited = now.duration_since(self.started);
             let settled = waited >= self.keepalive * 2;
