@@ -228,6 +228,25 @@ timings() {
 HARESOURCES="alpha $SERVICE_IP/24/eth0 svc::$STATE::$SERVICE_IP"
 AUTHKEYS='auth 1\n1 sha1 heartbeat-failover-bench\n'
 
+# The ha.cf lines both implementations share: timing $1, media, nodes, policy.
+cluster_lines() {
+    timings "$1"
+    echo "udpport 694"
+    echo "bcast eth0"
+    echo "ucast eth1 198.18.1.1"
+    echo "ucast eth1 198.18.1.2"
+    echo "node alpha bravo"
+    echo "auto_failback off"
+}
+
+# authkeys, haresources and the resource scripts into config dir $1.
+cluster_files() {
+    printf "$AUTHKEYS" >"$1/authkeys"
+    chmod 600 "$1/authkeys"
+    echo "$HARESOURCES" >"$1/haresources"
+    cp "$HELPERS/IPaddr" "$HELPERS/svc" "$1/resource.d/"
+}
+
 # Our configuration for node $1 in $2: timing $3, stonith_delay $4 ("" =
 # default; "none" = no STONITH device and `unfenced_takeover yes`, i.e. the
 # stock setup), fence log $5.
@@ -236,13 +255,7 @@ ours_config() {
     mkdir -p "$dir/resource.d"
     {
         echo "# bench/heartbeat-failover.sh ($timing)"
-        timings "$timing"
-        echo "udpport 694"
-        echo "bcast eth0"
-        echo "ucast eth1 198.18.1.1"
-        echo "ucast eth1 198.18.1.2"
-        echo "node alpha bravo"
-        echo "auto_failback off"
+        cluster_lines "$timing"
         if [ "$delay" = none ]; then
             echo "unfenced_takeover yes"
         else
@@ -250,10 +263,7 @@ ours_config() {
             [ -n "$delay" ] && echo "stonith_delay $delay"
         fi
     } >"$dir/ha.cf"
-    printf "$AUTHKEYS" >"$dir/authkeys"
-    chmod 600 "$dir/authkeys"
-    echo "$HARESOURCES" >"$dir/haresources"
-    cp "$HELPERS/IPaddr" "$HELPERS/svc" "$dir/resource.d/"
+    cluster_files "$dir"
 }
 
 # Stock node $1: a copy of /etc/ha.d with the same resource scripts, its own
@@ -274,23 +284,14 @@ stock_config() {
     chmod 750 "$root/run/heartbeat" "$root/run/crm"
     {
         echo "# bench/heartbeat-failover.sh ($timing), stock Heartbeat 3.0.6"
-        timings "$timing"
-        echo "udpport 694"
-        echo "bcast eth0"
-        echo "ucast eth1 198.18.1.1"
-        echo "ucast eth1 198.18.1.2"
-        echo "node alpha bravo"
-        echo "auto_failback off"
+        cluster_lines "$timing"
         echo "crm off"
         echo "use_logd no"
         echo "logfacility none"
         echo "logfile $root/ha-log"
         echo "debugfile /dev/null"
     } >"$root/ha.d/ha.cf"
-    printf "$AUTHKEYS" >"$root/ha.d/authkeys"
-    chmod 600 "$root/ha.d/authkeys"
-    echo "$HARESOURCES" >"$root/ha.d/haresources"
-    cp "$HELPERS/IPaddr" "$HELPERS/svc" "$root/ha.d/resource.d/"
+    cluster_files "$root/ha.d"
     : >"$root/ha-log"
 }
 
