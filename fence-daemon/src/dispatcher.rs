@@ -1,8 +1,15 @@
 //! The dispatcher: between listeners and the backend.
 //!
-//! listener → [`Dispatcher::admit`] (load bound, history) → authentication
-//! (listener) → [`Dispatcher::execute`] (permission map, per-domain queue,
-//! backend on the blocking pool) → reply.
+//! listener → [`Dispatcher::admit`] (may the requester fence anything,
+//! history, per-requester cap, then the shared capacity) → authentication
+//! (listener) → [`Dispatcher::execute`] (permission map against the domain
+//! found, per-domain queue, backend on the blocking pool) → reply.
+//!
+//! Capacity is shared fairly: a requester holds at most
+//! [`DispatchLimits::per_requester`] requests at once, and requests from a
+//! requester that no group allows anything are answered ("permission
+//! denied") from a small pool of their own, so no key holder can take the
+//! slots other tenants need to fence.
 //!
 //! Requests for different domains run in parallel; requests for the same
 //! domain (by UUID, however it was named) are serialized so a destroy and a
@@ -17,21 +24,30 @@ use plugins::listener::{Admission, BoxFuture, Declined, Dispatch, Reply, Source}
 use protocol::{Operation, Request, ResultCode};
 use tokio::sync::Semaphore;
 
-use crate::history::History;
-use crate::permissions::PermissionMap;
+use crate::history::{History, Verdict};
+use crate::permissions::{FoundDomain, PermissionMap};
 
 /// Limits of the dispatcher.
 #[derive(Debug, Clone, Copy)]
 pub struct DispatchLimits {
     /// Requests admitted and not yet finished, at most.
     pub max_in_flight: usize,
+    /// Of those, at most this many from one requester (address).
+    pub per_requester: usize,
+    /// Requests that will only be told "permission denied", at most.
+    pub max_denials: usize,
     /// Deadline of one backend operation (reboot included).
     pub operation_timeout: Duration,
 }
 
 impl Default for DispatchLimits {
     fn default() -> Self {
-        DispatchLimits { max_in_flight: 64, operation_timeout: Duration::from_secs(60) }
+        DispatchLimits {
+            max_in_flight: 64,
+            per_requester: 4,
+            max_denials: 8,
+            operation_timeout: Duration::from_secs(60),
+        }
     }
 }
 
@@ -41,8 +57,38 @@ struct Inner {
     history: Mutex<History>,
     domain_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     in_flight: Arc<Semaphore>,
+    denials: Arc<Semaphore>,
+    per_requester: Arc<Mutex<HashMap<String, usize>>>,
     limits: DispatchLimits,
-    last_busy_log: Mutex<Option<Instant>>,
+    refusal_log: Mutex<RefusalLog>,
+}
+
+/// Refusals logged at most once per interval, with what was suppressed.
+#[derive(Default)]
+struct RefusalLog {
+    last: Option<Instant>,
+    suppressed: u64,
+}
+
+/// How often a refused request is logged at most.
+const REFUSAL_LOG_INTERVAL: Duration = Duration::from_secs(5);
+
+/// One request's share of its requester's cap; returned on drop.
+struct RequesterSlot {
+    counts: Arc<Mutex<HashMap<String, usize>>>,
+    requester: String,
+}
+
+impl Drop for RequesterSlot {
+    fn drop(&mut self) {
+        let mut counts = lock(&self.counts);
+        if let Some(n) = counts.get_mut(&self.requester) {
+            *n -= 1;
+            if *n == 0 {
+                counts.remove(&self.requester);
+            }
+        }
+    }
 }
 
 /// The daemon's [`Dispatch`] implementation.
@@ -61,8 +107,10 @@ impl Dispatcher {
                 history: Mutex::new(History::default()),
                 domain_locks: Mutex::new(HashMap::new()),
                 in_flight: Arc::new(Semaphore::new(limits.max_in_flight)),
+                denials: Arc::new(Semaphore::new(limits.max_denials)),
+                per_requester: Arc::default(),
                 limits,
-                last_busy_log: Mutex::new(None),
+                refusal_log: Mutex::default(),
             }),
         }
     }
@@ -75,6 +123,7 @@ impl Dispatcher {
     /// Requests admitted and not finished.
     pub fn in_flight(&self) -> usize {
         self.inner.limits.max_in_flight - self.inner.in_flight.available_permits()
+            + (self.inner.limits.max_denials - self.inner.denials.available_permits())
     }
 }
 
@@ -144,7 +193,7 @@ impl Inner {
                     let perms = self.permissions();
                     let visible = records
                         .into_iter()
-                        .filter(|r| perms.allows(&source.identity, &[r.name.as_str(), r.uuid.as_str()]))
+                        .filter(|r| perms.allows(&source.identity, &FoundDomain { name: &r.name, uuid: &r.uuid }))
                         .collect();
                     (Reply::HostList(visible), None)
                 }
@@ -159,7 +208,6 @@ impl Inner {
     async fn perform_on_domain(self: &Arc<Self>, request: &Request, source: &Source) -> (Reply, Option<String>) {
         let perms = self.permissions();
         let requested = request.domain.clone();
-        let allowed_as_named = perms.allows(&source.identity, &[requested.as_str()]);
         let id = match self
             .blocking({
                 let d = requested.clone();
@@ -168,13 +216,19 @@ impl Inner {
             .await
         {
             Ok(id) => id,
-            Err(e) if !allowed_as_named => {
+            // Say "not found" only to a requester whose groups name the domain.
+            Err(e) if !perms.names(&source.identity, &requested) => {
                 return (Reply::Code(ResultCode::PermissionDenied), Some(format!("not in the sender's groups; {e}")))
             }
             Err(e) => return (Reply::Code(ResultCode::Failure), Some(e.to_string())),
         };
-        if !allowed_as_named && !perms.allows(&source.identity, &[id.name.as_str(), id.uuid.as_str()]) {
-            return (Reply::Code(ResultCode::PermissionDenied), Some("not in the sender's groups".into()));
+        // Authorize the domain libvirt found (exact name or UUID), not the
+        // text of the request.
+        if !perms.allows(&source.identity, &FoundDomain { name: &id.name, uuid: &id.uuid }) {
+            return (
+                Reply::Code(ResultCode::PermissionDenied),
+                Some(format!("domain {} ({}) is not in the sender's groups", id.name, id.uuid)),
+            );
         }
         let domain_lock = self.domain_lock(&id.uuid);
         let result = {
@@ -197,35 +251,100 @@ impl Inner {
     }
 }
 
+impl Inner {
+    /// Logs a refused request, at most once per interval.
+    fn log_refusal(&self, request: &Request, source: &Source, why: &str) {
+        let mut log = lock(&self.refusal_log);
+        if log.last.is_some_and(|t| t.elapsed() < REFUSAL_LOG_INTERVAL) {
+            log.suppressed += 1;
+            return;
+        }
+        let suppressed = std::mem::take(&mut log.suppressed);
+        log.last = Some(Instant::now());
+        drop(log);
+        let more = if suppressed > 0 { format!(" ({suppressed} more refusals not logged)") } else { String::new() };
+        tracing::warn!("{request} from {}: {why}; dropped{more}", source.identity);
+    }
+
+    /// Takes one of the requester's slots, if it has one left.
+    fn take_requester_slot(&self, requester: &str) -> Option<RequesterSlot> {
+        let mut counts = lock(&self.per_requester);
+        let n = counts.entry(requester.to_string()).or_default();
+        if *n >= self.limits.per_requester {
+            return None;
+        }
+        *n += 1;
+        Some(RequesterSlot { counts: self.per_requester.clone(), requester: requester.to_string() })
+    }
+}
+
 impl Dispatch for Dispatcher {
     fn admit(&self, request: &Request, source: &Source) -> Result<Admission, Declined> {
-        let Ok(permit) = self.inner.in_flight.clone().try_acquire_owned() else {
-            let mut last = lock(&self.inner.last_busy_log);
-            if last.is_none_or(|t| t.elapsed() >= Duration::from_secs(5)) {
-                *last = Some(Instant::now());
-                tracing::warn!(
-                    "{} requests in flight (the limit): dropping {} from {}; the client will retransmit",
-                    self.inner.limits.max_in_flight,
-                    request,
-                    source.identity
-                );
-            }
+        let inner = &self.inner;
+        // Permissions first: a requester that no group allows anything is
+        // only ever told "permission denied", from a pool of its own.
+        let may_act = inner.permissions().may_request(&source.identity);
+        let Some(requester_slot) = inner.take_requester_slot(&source.identity) else {
+            inner.log_refusal(
+                request,
+                source,
+                &format!("the requester already has {} requests in progress", inner.limits.per_requester),
+            );
             return Err(Declined::Busy);
         };
-        if !lock(&self.inner.history).begin(request, Instant::now()) {
-            tracing::debug!("{request} from {}: already being served or just served; dropped", source.identity);
-            return Err(Declined::Duplicate);
+        let pool = if may_act { &inner.in_flight } else { &inner.denials };
+        let Ok(permit) = pool.clone().try_acquire_owned() else {
+            let what = if may_act { "requests in flight" } else { "permission-denied answers pending" };
+            inner.log_refusal(
+                request,
+                source,
+                &format!("the daemon's limit of {what} is reached; the client will retransmit"),
+            );
+            return Err(Declined::Busy);
+        };
+        let verdict = lock(&inner.history).begin(request, &source.identity, Instant::now());
+        match verdict {
+            Verdict::Admit => {}
+            Verdict::Duplicate => {
+                tracing::debug!("{request} from {}: already being served or just served; dropped", source.identity);
+                return Err(Declined::Duplicate);
+            }
+            Verdict::Replay => {
+                inner.log_refusal(request, source, "replay of a request that was already executed");
+                return Err(Declined::Duplicate);
+            }
+            Verdict::Stale => {
+                inner.log_refusal(request, source, "retry of a failed request past its retry window");
+                return Err(Declined::Duplicate);
+            }
+            Verdict::BackingOff(left) => {
+                inner.log_refusal(
+                    request,
+                    source,
+                    &format!(
+                        "calls back to this address failed recently; backing off {:.1} s more",
+                        left.as_secs_f64()
+                    ),
+                );
+                return Err(Declined::Busy);
+            }
+            Verdict::Full => {
+                inner.log_refusal(request, source, "the request history is full");
+                return Err(Declined::Busy);
+            }
         }
-        let inner = self.inner.clone();
+        let inner = inner.clone();
         let remembered = request.clone();
+        let requester = source.identity.clone();
         Ok(Admission::new(move |answered| {
             let mut history = lock(&inner.history);
             if answered {
-                history.answered(&remembered, Instant::now());
+                history.answered(&remembered, &requester, Instant::now());
             } else {
-                history.abandoned(&remembered);
+                history.abandoned(&remembered, &requester, Instant::now());
             }
             drop(permit);
+            drop(requester_slot);
         }))
     }
 

@@ -48,9 +48,7 @@ pub fn load_auth(settings: &AuthSettings, config_path: &Path) -> Result<Listener
 
 /// The permission map of the configured groups.
 pub fn permission_map(groups: &[GroupConfig]) -> PermissionMap {
-    PermissionMap::new(
-        groups.iter().map(|g| Group { name: g.name.clone(), ips: g.ips.clone(), targets: g.uuids.clone() }).collect(),
-    )
+    PermissionMap::new(groups.iter().map(|g| Group::from_entries(g.name.clone(), &g.ips, &g.uuids)).collect())
 }
 
 /// Connects the configured backend.

@@ -4,13 +4,15 @@
 //! * [`request`]: the 176-byte request, its signature and total parsing;
 //! * [`auth`]: the two-way challenge/response over any async stream;
 //! * [`codes`]: operation, hash and result codes;
-//! * [`hostlist`]: the 130-byte host-list records.
+//! * [`hostlist`]: the 130-byte host-list records;
+//! * [`issued`]: the daemon's ledger of outstanding challenges.
 //!
 //! Defaults that both ends share (port, groups) live in [`defaults`].
 
 pub mod auth;
 pub mod codes;
 pub mod hostlist;
+pub mod issued;
 pub mod request;
 
 pub use codes::{Operation, ResultCode};

@@ -179,6 +179,9 @@ pub(crate) fn read_groups(ctx: &mut Ctx<'_>, tree: &ConfigTree) -> Vec<GroupConf
         if g.ips.is_empty() || g.uuids.is_empty() {
             ctx.warn(g.line, "group has no 'ip' or no 'uuid' entries: it allows nothing");
         }
+        for ip in g.ips.iter().filter(|ip| crate::permissions::Requester::parse(ip).is_none()) {
+            ctx.warn(g.line, &format!("'ip' entry \"{ip}\" is neither an address nor a vsock CID: it matches nobody"));
+        }
     }
     if list.is_empty() {
         ctx.warn(groups.line(), "'groups' has no 'group' sections: static maps are off and every request is allowed");
