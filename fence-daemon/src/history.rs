@@ -13,8 +13,8 @@
 //!   cannot tell which request the daemon serves.
 //! * **Retries.** A request whose callback or authentication failed was not
 //!   executed; its sender's retransmissions may try again, but only within
-//!   [`RETRY_WINDOW`] of its first copy, and only once the callback
-//!   address's back-off (doubling from [`BACKOFF_FIRST`] to [`BACKOFF_MAX`]
+//!   [`RETRY_WINDOW`] of its first copy, and (multicast) only once the
+//!   callback address's back-off (doubling from [`BACKOFF_FIRST`] to [`BACKOFF_MAX`]
 //!   per consecutive failure) has run out.
 
 use std::collections::hash_map::RandomState;
@@ -228,6 +228,11 @@ impl History {
         if let Some(State::InFlight { first_seen, copies }) = self.logical.remove(&key) {
             self.logical.insert(key, State::Failed { first_seen, copies });
         }
+        // Back-off guards callback addresses (the daemon connects to them);
+        // a connection-based peer only ever costs its own connection.
+        if request.callback.is_none() {
+            return;
+        }
         if self.backoff.len() >= BACKOFF_CAPACITY && !self.backoff.contains_key(requester) {
             return;
         }
@@ -259,6 +264,7 @@ mod tests {
 
     fn req(domain: &str, seqno: u32, random: u8) -> Request {
         let mut r = Request::new(Operation::Reboot, domain, HashAlgorithm::Sha256);
+        r.callback = Some("198.18.0.2:1229".parse().unwrap());
         r.seqno = seqno;
         r.random = [random; 6];
         r
@@ -330,6 +336,19 @@ mod tests {
         assert_eq!(h.begin(&req("vm1", 100, 100), A, t), Verdict::Admit, "back-off never exceeds the maximum");
         h.answered(&req("vm1", 100, 100), A, t);
         assert_eq!(h.begin(&req("vm1", 101, 101), A, t), Verdict::Admit, "cleared by a success");
+    }
+
+    #[test]
+    fn connection_requests_have_no_back_off() {
+        let mut h = History::default();
+        let t0 = Instant::now();
+        let mut r = req("vm1", 1, 1);
+        r.callback = None;
+        assert_eq!(h.begin(&r, A, t0), Verdict::Admit);
+        h.abandoned(&r, A, t0);
+        let mut next = req("vm1", 2, 2);
+        next.callback = None;
+        assert_eq!(h.begin(&next, A, t0), Verdict::Admit, "a TCP peer that failed once may try again at once");
     }
 
     #[test]
