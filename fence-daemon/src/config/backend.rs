@@ -180,7 +180,7 @@ pub(crate) fn read_groups(ctx: &mut Ctx<'_>, tree: &ConfigTree) -> Vec<GroupConf
             ctx.warn(g.line, "group has no 'ip' or no 'uuid' entries: it allows nothing");
         }
         for ip in g.ips.iter().filter(|ip| crate::permissions::Requester::parse(ip).is_none()) {
-            ctx.warn(g.line, &format!("'ip' entry \"{ip}\" is neither an address nor a vsock CID: it matches nobody"));
+            ctx.warn(g.line, format!("'ip' entry \"{ip}\" is neither an address nor a vsock CID: it matches nobody"));
         }
     }
     if list.is_empty() {
