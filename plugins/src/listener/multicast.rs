@@ -4,9 +4,17 @@
 //!
 //! The receive loop never waits on anything but the socket: verification
 //! is cheap and done inline, everything else runs on a task per request.
+//!
+//! Only datagrams sent to the group reach the socket: it is bound to the
+//! group address (not the wildcard, so unicast datagrams to any of the
+//! host's addresses on the port are not delivered to it), it receives only
+//! the memberships it joined itself (`IP_MULTICAST_ALL` /
+//! `IPV6_MULTICAST_ALL` off), and with an `interface` it joins there only
+//! and is bound to that device, so datagrams arriving on other interfaces
+//! are dropped by the kernel.
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use protocol::{Request, REQUEST_LEN};
@@ -14,10 +22,10 @@ use socket2::{Domain, InterfaceIndexOrAddress, Protocol, SockAddr, Socket, Type}
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::time::timeout;
 
+use super::prepared::PreparedAuth;
 use super::session::SessionContext;
-use super::{
-    current_auth, session, BoxFuture, Deadlines, Declined, Dispatch, Listener, ListenerStats, SharedAuth, Source,
-};
+use super::stats::Warning;
+use super::{session, BoxFuture, Deadlines, Declined, Dispatch, Listener, ListenerStats, SharedAuth, Source};
 
 /// Receive buffer asked of the kernel, so floods do not drop good packets.
 const RECV_BUFFER: usize = 4 << 20;
@@ -40,7 +48,7 @@ pub struct MulticastConfig {
 pub struct MulticastListener {
     socket: UdpSocket,
     config: MulticastConfig,
-    auth: SharedAuth,
+    auth: PreparedAuth,
     deadlines: Deadlines,
     stats: Arc<ListenerStats>,
 }
@@ -53,18 +61,30 @@ impl MulticastListener {
         deadlines: Deadlines,
         stats: Arc<ListenerStats>,
     ) -> io::Result<Self> {
-        let wildcard = match config.group {
-            IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-            IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
-        };
-        let bind_addr = SocketAddr::new(wildcard, config.port);
+        let bind_addr = SocketAddr::new(config.group, config.port);
         let socket = Socket::new(Domain::for_address(bind_addr), Type::DGRAM, Some(Protocol::UDP))?;
         socket.set_reuse_address(true)?;
         if let Err(e) = socket.set_recv_buffer_size(RECV_BUFFER) {
             tracing::debug!("could not enlarge the receive buffer: {e}");
         }
+        if let Some(index) = config.interface_index {
+            // Memberships already filter by interface (multicast-all is off
+            // below); the device binding also drops anything else arriving
+            // elsewhere. It needs CAP_NET_RAW on older kernels.
+            match nix::net::if_::if_indextoname(index) {
+                Ok(name) => {
+                    if let Err(e) = socket.bind_device(Some(name.as_bytes())) {
+                        tracing::warn!(
+                            "could not bind the multicast socket to {name:?}: {e} (membership still limits it)"
+                        );
+                    }
+                }
+                Err(e) => return Err(io::Error::other(format!("interface index {index}: {e}"))),
+            }
+        }
         match config.group {
             IpAddr::V4(group) => {
+                socket.set_multicast_all_v4(false)?;
                 socket.bind(&SockAddr::from(bind_addr))?;
                 let iface = match config.interface_index {
                     Some(i) => InterfaceIndexOrAddress::Index(i),
@@ -74,13 +94,20 @@ impl MulticastListener {
             }
             IpAddr::V6(group) => {
                 socket.set_only_v6(true)?;
+                socket.set_multicast_all_v6(false)?;
                 socket.bind(&SockAddr::from(bind_addr))?;
                 socket.set_multicast_loop_v6(true)?;
                 socket.join_multicast_v6(&group, config.interface_index.unwrap_or(0))?;
             }
         }
         socket.set_nonblocking(true)?;
-        Ok(MulticastListener { socket: UdpSocket::from_std(socket.into())?, config, auth, deadlines, stats })
+        Ok(MulticastListener {
+            socket: UdpSocket::from_std(socket.into())?,
+            config,
+            auth: PreparedAuth::new(auth),
+            deadlines,
+            stats,
+        })
     }
 }
 
@@ -96,12 +123,12 @@ async fn call_back(
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
             ListenerStats::bump(&stats.callback_failures);
-            tracing::warn!("{request}: failed to call back {callback}: {e}");
+            stats.warn(Warning::CallbackFailed, &format_args!("{request}: failed to call back {callback}: {e}"));
             return;
         }
         Err(_) => {
             ListenerStats::bump(&stats.callback_failures);
-            tracing::warn!("{request}: failed to call back {callback}: timed out");
+            stats.warn(Warning::CallbackFailed, &format_args!("{request}: failed to call back {callback}: timed out"));
             return;
         }
     };
@@ -123,13 +150,14 @@ impl Listener for MulticastListener {
                 let (len, from) = match self.socket.recv_from(&mut buf).await {
                     Ok(x) => x,
                     Err(e) => {
-                        tracing::warn!("multicast receive failed: {e}");
+                        self.stats.warn(Warning::ReceiveFailed, &format_args!("multicast receive failed: {e}"));
                         continue;
                     }
                 };
                 ListenerStats::bump(&self.stats.received);
-                let creds = current_auth(&self.auth);
-                let request = match Request::verify_and_decode(&buf[..len], &creds.key, creds.hash) {
+                let prepared = self.auth.current();
+                let creds = prepared.auth.clone();
+                let request = match prepared.verify(&buf[..len]) {
                     Ok(r) => r,
                     Err(reason) => {
                         self.stats.reject(from.ip(), &reason);
