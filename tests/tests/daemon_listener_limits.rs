@@ -68,14 +68,15 @@ fn raise_own_nofile(want: u64) {
 }
 
 /// What the client side sees of one idle connection.
-#[derive(Default, Clone, Copy)]
+#[derive(Clone, Copy)]
 struct Seen {
-    connected: Option<Instant>,
+    /// When `connect` was issued (the test paces connects, so they are
+    /// established at once).
+    opened: Instant,
     closed: Option<Instant>,
 }
 
-/// Updates `seen` from the socket: closed by the daemon (EOF or reset),
-/// established and open, or still connecting.
+/// Notes when the daemon has closed the connection (EOF or reset).
 fn observe(socket: &Socket, seen: &mut Seen, now: Instant) {
     if seen.closed.is_some() {
         return;
@@ -83,13 +84,36 @@ fn observe(socket: &Socket, seen: &mut Seen, now: Instant) {
     let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 1];
     match socket.recv(&mut buf) {
         Ok(_) => seen.closed = Some(now),
-        Err(e) if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::NotConnected => {
-            if seen.connected.is_none() && socket.peer_addr().is_ok() {
-                seen.connected = Some(now);
-            }
-        }
+        Err(e) if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::NotConnected => {}
         Err(_) => seen.closed = Some(now),
     }
+}
+
+/// Opens `count` connections to 127.0.0.1:1229 in `ns` from the addresses
+/// `source(i)`, and sends nothing on them. They are opened 20 at a time,
+/// 10 ms apart, so the kernel's accept queue (128) does not overflow while
+/// the daemon keeps accepting: a connection the kernel drops on overflow
+/// would sit in SYN retransmission, held by no one.
+fn open_idle(ns: &Netns, count: u32, source: impl Fn(u32) -> Ipv4Addr) -> Vec<(Socket, Seen)> {
+    let target = SockAddr::from(SocketAddr::from((Ipv4Addr::LOCALHOST, 1229)));
+    ns.enter(|| {
+        (0..count)
+            .map(|i| {
+                if i % 20 == 0 {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                let s = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+                s.bind(&SocketAddr::from((source(i), 0)).into()).unwrap();
+                s.set_nonblocking(true).unwrap();
+                match s.connect(&target) {
+                    Ok(()) => {}
+                    Err(e) if e.raw_os_error() == Some(nix::libc::EINPROGRESS) => {}
+                    Err(e) => panic!("connect {i}: {e}"),
+                }
+                (s, Seen { opened: Instant::now(), closed: None })
+            })
+            .collect()
+    })
 }
 
 /// Item 4: 1,200 idle connections from four addresses against a daemon
@@ -106,25 +130,9 @@ fn idle_tcp_connections_are_capped_and_closed_fast() {
     let ns = Netns::new();
     let (conf, key) = write_conf(dir.path(), "tcp", "");
     let daemon = spawn_with_nofile(&ns, &conf, dir.path(), 256);
-    let target = SockAddr::from(SocketAddr::from((Ipv4Addr::LOCALHOST, 1229)));
 
     let opened = Instant::now();
-    let idle: Vec<Socket> = ns.enter(|| {
-        (0..1200u32)
-            .map(|i| {
-                let s = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
-                let from = SocketAddr::from((Ipv4Addr::new(127, 0, 0, 2 + (i % 4) as u8), 0));
-                s.bind(&from.into()).unwrap();
-                s.set_nonblocking(true).unwrap();
-                match s.connect(&target) {
-                    Ok(()) => {}
-                    Err(e) if e.raw_os_error() == Some(nix::libc::EINPROGRESS) => {}
-                    Err(e) => panic!("connect {i}: {e}"),
-                }
-                s
-            })
-            .collect()
-    });
+    let idle = open_idle(&ns, 1200, |i| Ipv4Addr::new(127, 0, 0, 2 + (i % 4) as u8));
 
     // A genuine client from another address is served while they are held.
     let genuine = ns
@@ -137,7 +145,7 @@ fn idle_tcp_connections_are_capped_and_closed_fast() {
 
     // Every idle connection is closed by the daemon about a second after it
     // was established (or at once when over a cap).
-    let mut seen = vec![Seen::default(); idle.len()];
+    let (idle, mut seen): (Vec<Socket>, Vec<Seen>) = idle.into_iter().unzip();
     let all_closed = poll_every(Duration::from_secs(15), Duration::from_millis(50), || {
         let now = Instant::now();
         for (socket, seen) in idle.iter().zip(seen.iter_mut()) {
@@ -152,19 +160,52 @@ fn idle_tcp_connections_are_capped_and_closed_fast() {
     });
     let open = seen.iter().filter(|s| s.closed.is_none()).count();
     assert!(all_closed, "{open} idle connection(s) still open {:?} after opening", opened.elapsed());
-    let longest = seen.iter().map(|s| s.closed.unwrap() - s.connected.unwrap_or(s.closed.unwrap())).max().unwrap();
+    let longest = seen.iter().map(|s| s.closed.unwrap() - s.opened).max().unwrap();
     assert!(longest <= Duration::from_millis(2000), "an idle connection stayed open {longest:?}");
-    let held = seen
-        .iter()
-        .filter(|s| s.closed.unwrap() - s.connected.unwrap_or(s.closed.unwrap()) > Duration::from_millis(500))
-        .count();
-    eprintln!("{held} of {} idle connections were held until the request deadline; longest {longest:?}", idle.len());
 
     let log = stop(daemon);
     let accept_lines = log.lines().filter(|l| l.contains("accept")).count();
     assert!(accept_lines <= 5, "{accept_lines} accept lines in the log:\n{}", tail(&log, 30));
     let refused_lines = log.lines().filter(|l| l.contains("refused")).count();
     assert!(refused_lines <= 3, "connection refusals are rate-limited:\n{}", tail(&log, 30));
+}
+
+/// Item 4, from many addresses: 1,200 idle connections from 300 addresses
+/// (4 each, under the per-address cap) against a daemon limited to 256 open
+/// files fill the connection cap, never the file table: no accept errors,
+/// refusals logged a bounded number of times, and the daemon serves again
+/// as soon as the idle ones time out.
+#[test]
+fn idle_tcp_connections_from_many_addresses_fill_the_cap_not_the_file_table() {
+    if skip_unless_capable(&[STOCK_VIRT]) {
+        return;
+    }
+    raise_own_nofile(4096);
+    let dir = tempfile::tempdir().unwrap();
+    let ns = Netns::new();
+    let (conf, key) = write_conf(dir.path(), "tcp", "");
+    let daemon = spawn_with_nofile(&ns, &conf, dir.path(), 256);
+    let idle = open_idle(&ns, 1200, |i| Ipv4Addr::new(127, 1, (i % 300 / 200) as u8, (i % 300 % 200) as u8 + 1));
+    let (idle, mut seen): (Vec<Socket>, Vec<Seen>) = idle.into_iter().unzip();
+    let all_closed = poll_every(Duration::from_secs(15), Duration::from_millis(50), || {
+        let now = Instant::now();
+        for (socket, seen) in idle.iter().zip(seen.iter_mut()) {
+            observe(socket, seen, now);
+        }
+        seen.iter().all(|s| s.closed.is_some())
+    });
+    assert!(all_closed, "idle connections still open: {}", seen.iter().filter(|s| s.closed.is_none()).count());
+    let out = ns.run(
+        STOCK_VIRT,
+        &["-k", key.to_str().unwrap(), "-t", "5", "-T", "127.0.0.1", "-o", "status", "-n", "test"],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "served again after the flood: {out:?}\n{}", tail(&daemon.log(), 20));
+    let log = stop(daemon);
+    let accept_lines = log.lines().filter(|l| l.contains("accept")).count();
+    assert_eq!(accept_lines, 0, "the connection cap keeps file descriptors free:\n{}", tail(&log, 30));
+    let refused_lines = log.lines().filter(|l| l.contains("refused")).count();
+    assert!((1..=3).contains(&refused_lines), "refusals logged, rate-limited:\n{}", tail(&log, 30));
 }
 
 fn tail(log: &str, n: usize) -> String {
@@ -224,6 +265,34 @@ fn unicast_datagrams_to_the_multicast_port_are_ignored() {
     // callback the same chance to arrive.
     let unicast = accept_within(&unicast_trap, Duration::from_millis(300));
     assert!(unicast.is_none(), "a unicast datagram to {}:1229 was acted on: {}", Lan::address(0), daemon.log());
+}
+
+/// Item 7, IPv6: a unicast datagram to the host's global address on port
+/// 1229 is not acted on; the same sent to the group (ff05::3:1) is.
+#[test]
+fn ipv6_unicast_datagrams_to_the_multicast_port_are_ignored() {
+    if skip_unless_capable(&[]) {
+        return;
+    }
+    let ns = Netns::new();
+    ns.with_ipv6("2001:2::1");
+    let dir = tempfile::tempdir().unwrap();
+    let (conf, _) = write_conf(dir.path(), "multicast", "\t\tfamily = \"ipv6\";\n\t\taddress = \"ff05::3:1\";\n");
+    let daemon = spawn_our_daemon(&ns, &conf, dir.path());
+    let (unicast_trap, unicast_cb) = callback_listener(&ns, "2001:2::1");
+    let (group_trap, group_cb) = callback_listener(&ns, "2001:2::1");
+    ns.enter(|| {
+        let s = UdpSocket::bind("[2001:2::1]:0").unwrap();
+        s.send_to(&signed(Operation::Status, unicast_cb, 4001), "[2001:2::1]:1229").unwrap();
+        s.send_to(&signed(Operation::Status, group_cb, 4002), "[ff05::3:1]:1229").unwrap();
+    });
+    assert!(
+        accept_within(&group_trap, Duration::from_secs(5)).is_some(),
+        "the multicast request got no callback: {}",
+        daemon.log()
+    );
+    let unicast = accept_within(&unicast_trap, Duration::from_millis(300));
+    assert!(unicast.is_none(), "a unicast datagram to [2001:2::1]:1229 was acted on: {}", daemon.log());
 }
 
 /// Item 7: with `interface = "eth0"`, a request reaching the daemon host on
