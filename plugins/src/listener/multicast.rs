@@ -95,7 +95,7 @@ impl MulticastListener {
             IpAddr::V6(group) => {
                 socket.set_only_v6(true)?;
                 socket.set_multicast_all_v6(false)?;
-                socket.bind(&SockAddr::from(bind_addr))?;
+                socket.bind(&SockAddr::from(v6_bind_address(group, &config)))?;
                 socket.set_multicast_loop_v6(true)?;
                 socket.join_multicast_v6(&group, config.interface_index.unwrap_or(0))?;
             }
@@ -108,6 +108,26 @@ impl MulticastListener {
             deadlines,
             stats,
         })
+    }
+}
+
+/// Where an IPv6 listener binds: the group, with the interface as scope
+/// for interface- and link-local groups (ff01::/16, ff02::/16 style). Such a
+/// group without an `interface` cannot be bound, so the wildcard is used
+/// then (memberships still limit what arrives by multicast), and said.
+fn v6_bind_address(group: std::net::Ipv6Addr, config: &MulticastConfig) -> SocketAddr {
+    let scope = group.segments()[0] & 0x000f;
+    let needs_scope = scope == 1 || scope == 2;
+    match (needs_scope, config.interface_index) {
+        (false, _) => SocketAddr::new(IpAddr::V6(group), config.port),
+        (true, Some(index)) => std::net::SocketAddrV6::new(group, config.port, 0, index).into(),
+        (true, None) => {
+            tracing::warn!(
+                "multicast group {group} is link-scoped and no interface is set: listening on all addresses of port {}; set `interface` to limit it",
+                config.port
+            );
+            SocketAddr::new(IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED), config.port)
+        }
     }
 }
 
@@ -195,5 +215,23 @@ impl Listener for MulticastListener {
                 tokio::spawn(call_back(request, callback, source, admission, ctx));
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(group: &str, interface_index: Option<u32>) -> MulticastConfig {
+        MulticastConfig { group: group.parse().unwrap(), port: 1229, interface_index, require_source_match: true }
+    }
+
+    #[test]
+    fn ipv6_binds_the_group_scoped_to_the_interface_when_needed() {
+        let v6 = |s: &str| s.parse::<std::net::Ipv6Addr>().unwrap();
+        assert_eq!(v6_bind_address(v6("ff05::3:1"), &config("ff05::3:1", None)), "[ff05::3:1]:1229".parse().unwrap());
+        let scoped = v6_bind_address(v6("ff02::3:1"), &config("ff02::3:1", Some(7)));
+        assert_eq!(scoped, std::net::SocketAddrV6::new(v6("ff02::3:1"), 1229, 0, 7).into());
+        assert_eq!(v6_bind_address(v6("ff02::3:1"), &config("ff02::3:1", None)), "[::]:1229".parse().unwrap());
     }
 }
