@@ -62,6 +62,8 @@ impl TcpListener {
     }
 }
 
+/// Serves one accepted connection; `_slot` holds its place under the
+/// connection caps until this returns.
 async fn handle(
     mut stream: TcpStream,
     peer: SocketAddr,
