@@ -68,6 +68,47 @@ impl HashAlgorithm {
     }
 }
 
+/// A key absorbed once into each digest's state, so that `H(key ‖ data)`
+/// costs only the hashing of `data` (the key can be up to 4 KiB; a flood of
+/// bogus packets would otherwise pay for it on every packet). Cloning a
+/// hasher after `update(key)` gives exactly [`HashAlgorithm::keyed_digest`].
+#[derive(Clone)]
+pub struct PreparedKey {
+    sha1: Sha1,
+    sha256: Sha256,
+    sha512: Sha512,
+}
+
+impl PreparedKey {
+    /// Absorbs `key` into a state per algorithm.
+    pub fn new(key: &[u8]) -> Self {
+        PreparedKey {
+            sha1: Sha1::new().chain_update(key),
+            sha256: Sha256::new().chain_update(key),
+            sha512: Sha512::new().chain_update(key),
+        }
+    }
+
+    /// `H(key ‖ data)` zero-padded to 64 bytes, as [`HashAlgorithm::keyed_digest`].
+    pub fn digest(&self, algorithm: HashAlgorithm, data: &[u8]) -> [u8; PADDED_DIGEST_LEN] {
+        let mut out = [0u8; PADDED_DIGEST_LEN];
+        match algorithm {
+            HashAlgorithm::None => {}
+            HashAlgorithm::Sha1 => out[..20].copy_from_slice(&self.sha1.clone().chain_update(data).finalize()),
+            HashAlgorithm::Sha256 => out[..32].copy_from_slice(&self.sha256.clone().chain_update(data).finalize()),
+            HashAlgorithm::Sha512 => out.copy_from_slice(&self.sha512.clone().chain_update(data).finalize()),
+        }
+        out
+    }
+}
+
+impl fmt::Debug for PreparedKey {
+    /// Never prints key material.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PreparedKey(..)")
+    }
+}
+
 impl fmt::Display for HashAlgorithm {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -128,6 +169,23 @@ mod tests {
         let sha1 = HashAlgorithm::Sha1.keyed_digest(b"example-key", &challenge);
         assert_eq!(hex64(&sha1), format!("de800083726328773f6bf76f050a8d2497b496eb{}", "00".repeat(44)));
         assert_eq!(HashAlgorithm::None.keyed_digest(b"k", &challenge), [0u8; 64]);
+    }
+
+    #[test]
+    fn prepared_key_gives_the_same_digests() {
+        let challenge: Vec<u8> = (0u8..64).collect();
+        let prepared = PreparedKey::new(b"example-key");
+        assert_eq!(
+            hex64(&prepared.digest(HashAlgorithm::Sha256, &challenge)),
+            format!("5efc999530eab8f50a4cac6f20706587b8606ab98cef1cb3a83f44cd7f8ad1b4{}", "00".repeat(32))
+        );
+        let long_key = vec![0x5au8; 4096];
+        let prepared = PreparedKey::new(&long_key);
+        for algorithm in HashAlgorithm::ALL {
+            for _ in 0..2 {
+                assert_eq!(prepared.digest(algorithm, &challenge), algorithm.keyed_digest(&long_key, &challenge));
+            }
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@
 mod algorithm;
 mod keyfile;
 
-pub use algorithm::{constant_time_eq, HashAlgorithm, ParseAlgorithmError, PADDED_DIGEST_LEN};
+pub use algorithm::{constant_time_eq, HashAlgorithm, ParseAlgorithmError, PreparedKey, PADDED_DIGEST_LEN};
 pub use keyfile::{
     generate_key_file, CheckReport, Key, KeyError, DEFAULT_GENERATED_KEY_LEN, DEFAULT_KEY_FILE, MAX_KEY_LEN,
     MIN_RECOMMENDED_KEY_LEN,

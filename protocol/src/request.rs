@@ -17,7 +17,7 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use keys::{constant_time_eq, HashAlgorithm, PADDED_DIGEST_LEN};
+use keys::{constant_time_eq, HashAlgorithm, PreparedKey, PADDED_DIGEST_LEN};
 
 use crate::codes::{hash_code, hash_from_code, Operation};
 
@@ -157,7 +157,22 @@ impl Request {
     /// constant-time and covers all 64 bytes (the padding must be zero).
     pub fn verify_and_decode(raw: &[u8], key: &[u8], min: HashAlgorithm) -> Result<Request, RejectReason> {
         let buf: &[u8; REQUEST_LEN] = raw.try_into().map_err(|_| RejectReason::WrongLength(raw.len()))?;
-        verify_signature(buf, key, min)?;
+        verify_signature(buf, !key.is_empty(), min, |algorithm, data| algorithm.keyed_digest(key, data))?;
+        decode(buf)
+    }
+
+    /// [`Request::verify_and_decode`] with the key already absorbed into the
+    /// digest states (what a listener uses: a bogus packet then costs a hash
+    /// of 176 bytes, not of the whole key). `has_key` is false when no key is
+    /// configured, so signed requests are refused as with an empty key.
+    pub fn verify_and_decode_prepared(
+        raw: &[u8],
+        key: &PreparedKey,
+        has_key: bool,
+        min: HashAlgorithm,
+    ) -> Result<Request, RejectReason> {
+        let buf: &[u8; REQUEST_LEN] = raw.try_into().map_err(|_| RejectReason::WrongLength(raw.len()))?;
+        verify_signature(buf, has_key, min, |algorithm, data| key.digest(algorithm, data))?;
         decode(buf)
     }
 
@@ -179,7 +194,12 @@ impl fmt::Display for Request {
     }
 }
 
-fn verify_signature(buf: &[u8; REQUEST_LEN], key: &[u8], min: HashAlgorithm) -> Result<(), RejectReason> {
+fn verify_signature(
+    buf: &[u8; REQUEST_LEN],
+    has_key: bool,
+    min: HashAlgorithm,
+    keyed_digest: impl FnOnce(HashAlgorithm, &[u8]) -> [u8; PADDED_DIGEST_LEN],
+) -> Result<(), RejectReason> {
     let code = buf[OFF_HASHTYPE];
     let got = hash_from_code(code).ok_or(RejectReason::UnknownHash(code))?;
     if got < min {
@@ -188,12 +208,12 @@ fn verify_signature(buf: &[u8; REQUEST_LEN], key: &[u8], min: HashAlgorithm) -> 
     if got == HashAlgorithm::None {
         return Ok(());
     }
-    if key.is_empty() {
+    if !has_key {
         return Err(RejectReason::NoKey);
     }
     let mut unsigned = *buf;
     unsigned[OFF_HASH..].fill(0);
-    let expected = got.keyed_digest(key, &unsigned);
+    let expected = keyed_digest(got, &unsigned);
     let received: &[u8; PADDED_DIGEST_LEN] = buf[OFF_HASH..].try_into().expect("64-byte tail");
     if constant_time_eq(&expected, received) {
         Ok(())
@@ -281,6 +301,23 @@ mod tests {
         let req = Request::verify_and_decode(&spec_bytes(), b"example-key", HashAlgorithm::Sha256).unwrap();
         assert_eq!(req, spec_request());
         assert_eq!(req.to_string(), "status seqno 123456 domain vm1");
+    }
+
+    #[test]
+    fn prepared_key_verifies_the_spec_vector_and_rejects_the_rest() {
+        let bytes = spec_bytes();
+        let prepared = PreparedKey::new(b"example-key");
+        let r = Request::verify_and_decode_prepared(&bytes, &prepared, true, HashAlgorithm::Sha256).unwrap();
+        assert_eq!(r, spec_request());
+        let wrong = PreparedKey::new(b"other-key");
+        assert_eq!(
+            Request::verify_and_decode_prepared(&bytes, &wrong, true, HashAlgorithm::Sha256),
+            Err(RejectReason::BadSignature)
+        );
+        assert_eq!(
+            Request::verify_and_decode_prepared(&bytes, &PreparedKey::new(b""), false, HashAlgorithm::None),
+            Err(RejectReason::NoKey)
+        );
     }
 
     #[test]

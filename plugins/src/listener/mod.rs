@@ -6,7 +6,10 @@
 //! dispatcher's [`Reply`], written back with a deadline. A slow or silent
 //! peer only ever costs its own task.
 
+pub mod backoff;
+pub mod conn_limit;
 pub mod multicast;
+pub mod prepared;
 pub mod session;
 pub mod stats;
 pub mod tcp;
@@ -128,7 +131,7 @@ impl Default for Deadlines {
         Deadlines {
             connect: Duration::from_secs(5),
             step: Duration::from_secs(10),
-            request: Duration::from_secs(5),
+            request: Duration::from_secs(1),
             reply: Duration::from_secs(10),
         }
     }

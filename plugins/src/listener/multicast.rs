@@ -4,9 +4,17 @@
 //!
 //! The receive loop never waits on anything but the socket: verification
 //! is cheap and done inline, everything else runs on a task per request.
+//!
+//! Only datagrams sent to the group reach the socket: it is bound to the
+//! group address (not the wildcard, so unicast datagrams to any of the
+//! host's addresses on the port are not delivered to it), it receives only
+//! the memberships it joined itself (`IP_MULTICAST_ALL` /
+//! `IPV6_MULTICAST_ALL` off), and with an `interface` it joins there only
+//! and is bound to that device, so datagrams arriving on other interfaces
+//! are dropped by the kernel.
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use protocol::{Request, REQUEST_LEN};
@@ -14,10 +22,10 @@ use socket2::{Domain, InterfaceIndexOrAddress, Protocol, SockAddr, Socket, Type}
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::time::timeout;
 
+use super::prepared::PreparedAuth;
 use super::session::SessionContext;
-use super::{
-    current_auth, session, BoxFuture, Deadlines, Declined, Dispatch, Listener, ListenerStats, SharedAuth, Source,
-};
+use super::stats::Warning;
+use super::{session, BoxFuture, Deadlines, Declined, Dispatch, Listener, ListenerStats, SharedAuth, Source};
 
 /// Receive buffer asked of the kernel, so floods do not drop good packets.
 const RECV_BUFFER: usize = 4 << 20;
@@ -40,7 +48,7 @@ pub struct MulticastConfig {
 pub struct MulticastListener {
     socket: UdpSocket,
     config: MulticastConfig,
-    auth: SharedAuth,
+    auth: PreparedAuth,
     deadlines: Deadlines,
     stats: Arc<ListenerStats>,
 }
@@ -53,18 +61,30 @@ impl MulticastListener {
         deadlines: Deadlines,
         stats: Arc<ListenerStats>,
     ) -> io::Result<Self> {
-        let wildcard = match config.group {
-            IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-            IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
-        };
-        let bind_addr = SocketAddr::new(wildcard, config.port);
+        let bind_addr = SocketAddr::new(config.group, config.port);
         let socket = Socket::new(Domain::for_address(bind_addr), Type::DGRAM, Some(Protocol::UDP))?;
         socket.set_reuse_address(true)?;
         if let Err(e) = socket.set_recv_buffer_size(RECV_BUFFER) {
             tracing::debug!("could not enlarge the receive buffer: {e}");
         }
+        if let Some(index) = config.interface_index {
+            // Memberships already filter by interface (multicast-all is off
+            // below); the device binding also drops anything else arriving
+            // elsewhere. It needs CAP_NET_RAW on older kernels.
+            match nix::net::if_::if_indextoname(index) {
+                Ok(name) => {
+                    if let Err(e) = socket.bind_device(Some(name.as_bytes())) {
+                        tracing::warn!(
+                            "could not bind the multicast socket to {name:?}: {e} (membership still limits it)"
+                        );
+                    }
+                }
+                Err(e) => return Err(io::Error::other(format!("interface index {index}: {e}"))),
+            }
+        }
         match config.group {
             IpAddr::V4(group) => {
+                socket.set_multicast_all_v4(false)?;
                 socket.bind(&SockAddr::from(bind_addr))?;
                 let iface = match config.interface_index {
                     Some(i) => InterfaceIndexOrAddress::Index(i),
@@ -74,13 +94,40 @@ impl MulticastListener {
             }
             IpAddr::V6(group) => {
                 socket.set_only_v6(true)?;
-                socket.bind(&SockAddr::from(bind_addr))?;
+                socket.set_multicast_all_v6(false)?;
+                socket.bind(&SockAddr::from(v6_bind_address(group, &config)))?;
                 socket.set_multicast_loop_v6(true)?;
                 socket.join_multicast_v6(&group, config.interface_index.unwrap_or(0))?;
             }
         }
         socket.set_nonblocking(true)?;
-        Ok(MulticastListener { socket: UdpSocket::from_std(socket.into())?, config, auth, deadlines, stats })
+        Ok(MulticastListener {
+            socket: UdpSocket::from_std(socket.into())?,
+            config,
+            auth: PreparedAuth::new(auth),
+            deadlines,
+            stats,
+        })
+    }
+}
+
+/// Where an IPv6 listener binds: the group, with the interface as scope
+/// for interface- and link-local groups (ff01::/16, ff02::/16 style). Such a
+/// group without an `interface` cannot be bound, so the wildcard is used
+/// then (memberships still limit what arrives by multicast), and said.
+fn v6_bind_address(group: std::net::Ipv6Addr, config: &MulticastConfig) -> SocketAddr {
+    let scope = group.segments()[0] & 0x000f;
+    let needs_scope = scope == 1 || scope == 2;
+    match (needs_scope, config.interface_index) {
+        (false, _) => SocketAddr::new(IpAddr::V6(group), config.port),
+        (true, Some(index)) => std::net::SocketAddrV6::new(group, config.port, 0, index).into(),
+        (true, None) => {
+            tracing::warn!(
+                "multicast group {group} is link-scoped and no interface is set: listening on all addresses of port {}; set `interface` to limit it",
+                config.port
+            );
+            SocketAddr::new(IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED), config.port)
+        }
     }
 }
 
@@ -96,12 +143,12 @@ async fn call_back(
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
             ListenerStats::bump(&stats.callback_failures);
-            tracing::warn!("{request}: failed to call back {callback}: {e}");
+            stats.warn(Warning::CallbackFailed, &format_args!("{request}: failed to call back {callback}: {e}"));
             return;
         }
         Err(_) => {
             ListenerStats::bump(&stats.callback_failures);
-            tracing::warn!("{request}: failed to call back {callback}: timed out");
+            stats.warn(Warning::CallbackFailed, &format_args!("{request}: failed to call back {callback}: timed out"));
             return;
         }
     };
@@ -123,13 +170,14 @@ impl Listener for MulticastListener {
                 let (len, from) = match self.socket.recv_from(&mut buf).await {
                     Ok(x) => x,
                     Err(e) => {
-                        tracing::warn!("multicast receive failed: {e}");
+                        self.stats.warn(Warning::ReceiveFailed, &format_args!("multicast receive failed: {e}"));
                         continue;
                     }
                 };
                 ListenerStats::bump(&self.stats.received);
-                let creds = current_auth(&self.auth);
-                let request = match Request::verify_and_decode(&buf[..len], &creds.key, creds.hash) {
+                let prepared = self.auth.current();
+                let creds = prepared.auth.clone();
+                let request = match prepared.verify(&buf[..len]) {
                     Ok(r) => r,
                     Err(reason) => {
                         self.stats.reject(from.ip(), &reason);
@@ -167,5 +215,23 @@ impl Listener for MulticastListener {
                 tokio::spawn(call_back(request, callback, source, admission, ctx));
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(group: &str, interface_index: Option<u32>) -> MulticastConfig {
+        MulticastConfig { group: group.parse().unwrap(), port: 1229, interface_index, require_source_match: true }
+    }
+
+    #[test]
+    fn ipv6_binds_the_group_scoped_to_the_interface_when_needed() {
+        let v6 = |s: &str| s.parse::<std::net::Ipv6Addr>().unwrap();
+        assert_eq!(v6_bind_address(v6("ff05::3:1"), &config("ff05::3:1", None)), "[ff05::3:1]:1229".parse().unwrap());
+        let scoped = v6_bind_address(v6("ff02::3:1"), &config("ff02::3:1", Some(7)));
+        assert_eq!(scoped, std::net::SocketAddrV6::new(v6("ff02::3:1"), 1229, 0, 7).into());
+        assert_eq!(v6_bind_address(v6("ff02::3:1"), &config("ff02::3:1", None)), "[::]:1229".parse().unwrap());
     }
 }

@@ -32,7 +32,10 @@ where
     let SessionContext { auth, dispatch, deadlines, stats } = ctx;
     if let Err(e) = daemon_handshake(&mut stream, auth.auth, &auth.key, deadlines.step).await {
         ListenerStats::bump(&stats.auth_failures);
-        tracing::warn!("{} from {}: authentication failed: {e}", request, source.identity);
+        stats.warn(
+            super::stats::Warning::HandshakeFailed,
+            &format_args!("{request} from {}: authentication failed: {e}", source.identity),
+        );
         return;
     }
     let reply = dispatch.execute(request.clone(), source.clone()).await;

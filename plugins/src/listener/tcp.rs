@@ -1,26 +1,34 @@
 //! The TCP listener (`fence_virt -T`): the request arrives on the
 //! connection itself; the source identity is the peer address.
+//!
+//! What a peer can hold is bounded: connections are capped in total and
+//! per address ([`ConnectionLimits`]; one over a cap is closed at once), a
+//! connection must deliver its whole request within `Deadlines::request`
+//! (1 s, as the original), and `accept` errors back off exponentially.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use protocol::{Request, REQUEST_LEN};
+use protocol::REQUEST_LEN;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener as TokioTcpListener, TcpStream};
 use tokio::time::timeout;
 
+use super::backoff::Backoff;
+use super::conn_limit::{ConnectionLimits, Slot};
+use super::prepared::PreparedAuth;
 use super::session::SessionContext;
-use super::{
-    current_auth, session, BoxFuture, Deadlines, Declined, Dispatch, Listener, ListenerStats, SharedAuth, Source,
-};
+use super::stats::Warning;
+use super::{session, BoxFuture, Deadlines, Declined, Dispatch, Listener, ListenerStats, SharedAuth, Source};
 
 /// A bound TCP listener.
 pub struct TcpListener {
     socket: TokioTcpListener,
-    auth: SharedAuth,
+    auth: Arc<PreparedAuth>,
     deadlines: Deadlines,
     stats: Arc<ListenerStats>,
+    limits: Arc<ConnectionLimits>,
 }
 
 impl TcpListener {
@@ -39,7 +47,13 @@ impl TcpListener {
         socket.set_nonblocking(true)?;
         socket.bind(&SockAddr::from(address))?;
         socket.listen(128)?;
-        Ok(TcpListener { socket: TokioTcpListener::from_std(socket.into())?, auth, deadlines, stats })
+        Ok(TcpListener {
+            socket: TokioTcpListener::from_std(socket.into())?,
+            auth: Arc::new(PreparedAuth::new(auth)),
+            deadlines,
+            stats,
+            limits: ConnectionLimits::for_this_process(),
+        })
     }
 
     /// The bound address.
@@ -48,10 +62,13 @@ impl TcpListener {
     }
 }
 
+/// Serves one accepted connection; `_slot` holds its place under the
+/// connection caps until this returns.
 async fn handle(
     mut stream: TcpStream,
     peer: SocketAddr,
-    auth: SharedAuth,
+    _slot: Slot,
+    auth: Arc<PreparedAuth>,
     dispatch: Arc<dyn Dispatch>,
     deadlines: Deadlines,
     stats: Arc<ListenerStats>,
@@ -68,8 +85,9 @@ async fn handle(
             return;
         }
     }
-    let creds = current_auth(&auth);
-    let request = match Request::verify_and_decode(&buf, &creds.key, creds.hash) {
+    let prepared = auth.current();
+    let creds = prepared.auth.clone();
+    let request = match prepared.verify(&buf) {
         Ok(r) => r,
         Err(reason) => {
             stats.reject(peer.ip(), &reason);
@@ -101,19 +119,45 @@ impl Listener for TcpListener {
 
     fn serve(self: Box<Self>, dispatch: Arc<dyn Dispatch>) -> BoxFuture<std::io::Result<()>> {
         Box::pin(async move {
+            tracing::debug!(
+                "tcp: at most {} connections at once, {} per address",
+                self.limits.total_cap(),
+                super::conn_limit::MAX_PER_PEER
+            );
+            let mut backoff = Backoff::default();
             loop {
                 let (stream, peer) = match self.socket.accept().await {
                     Ok(x) => x,
                     Err(e) => {
-                        tracing::warn!("tcp accept failed: {e}");
-                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        ListenerStats::bump(&self.stats.accept_failures);
+                        let wait = backoff.failed();
+                        self.stats.warn(
+                            Warning::AcceptFailed,
+                            &format_args!("tcp accept failed: {e}; retrying in {} ms", wait.as_millis()),
+                        );
+                        tokio::time::sleep(wait).await;
                         continue;
                     }
                 };
+                backoff.succeeded();
                 ListenerStats::bump(&self.stats.received);
+                let slot = match self.limits.take(peer.ip()) {
+                    Ok(slot) => slot,
+                    Err(full) => {
+                        drop(stream);
+                        ListenerStats::bump(&self.stats.refused_connections);
+                        let refused = ListenerStats::get(&self.stats.refused_connections);
+                        self.stats.warn(
+                            Warning::ConnectionRefused,
+                            &format_args!("tcp connection from {peer} refused: {full} ({refused} refused so far)"),
+                        );
+                        continue;
+                    }
+                };
                 tokio::spawn(handle(
                     stream,
                     peer,
+                    slot,
                     self.auth.clone(),
                     dispatch.clone(),
                     self.deadlines,
