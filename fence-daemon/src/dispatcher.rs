@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use plugins::backend::{Backend, BackendError, Power};
+use plugins::listener::stats::RateLimiter;
 use plugins::listener::{Admission, BoxFuture, Declined, Dispatch, Reply, Source};
 use protocol::{Operation, Request, ResultCode};
 use tokio::sync::Semaphore;
@@ -60,14 +61,7 @@ struct Inner {
     denials: Arc<Semaphore>,
     per_requester: Arc<Mutex<HashMap<String, usize>>>,
     limits: DispatchLimits,
-    refusal_log: Mutex<RefusalLog>,
-}
-
-/// Refusals logged at most once per interval, with what was suppressed.
-#[derive(Default)]
-struct RefusalLog {
-    last: Option<Instant>,
-    suppressed: u64,
+    refusal_log: RateLimiter,
 }
 
 /// How often a refused request is logged at most.
@@ -110,7 +104,7 @@ impl Dispatcher {
                 denials: Arc::new(Semaphore::new(limits.max_denials)),
                 per_requester: Arc::default(),
                 limits,
-                refusal_log: Mutex::default(),
+                refusal_log: RateLimiter::new(REFUSAL_LOG_INTERVAL),
             }),
         }
     }
@@ -254,16 +248,10 @@ impl Inner {
 impl Inner {
     /// Logs a refused request, at most once per interval.
     fn log_refusal(&self, request: &Request, source: &Source, why: &str) {
-        let mut log = lock(&self.refusal_log);
-        if log.last.is_some_and(|t| t.elapsed() < REFUSAL_LOG_INTERVAL) {
-            log.suppressed += 1;
-            return;
+        if let Some(suppressed) = self.refusal_log.admit() {
+            let more = if suppressed > 0 { format!(" ({suppressed} similar suppressed)") } else { String::new() };
+            tracing::warn!("{request} from {}: {why}; dropped{more}", source.identity);
         }
-        let suppressed = std::mem::take(&mut log.suppressed);
-        log.last = Some(Instant::now());
-        drop(log);
-        let more = if suppressed > 0 { format!(" ({suppressed} more refusals not logged)") } else { String::new() };
-        tracing::warn!("{request} from {}: {why}; dropped{more}", source.identity);
     }
 
     /// Takes one of the requester's slots, if it has one left.
