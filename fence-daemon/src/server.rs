@@ -57,9 +57,12 @@ pub fn permission_map(groups: &[GroupConfig]) -> PermissionMap {
 pub fn build_backend(config: &BackendConfig) -> Result<Arc<dyn Backend>> {
     match config {
         BackendConfig::Libvirt(c) => {
-            let backend =
-                LibvirtBackend::connect(BackendLibvirtConfig { uris: c.uris.clone(), reboot_method: c.reboot_method })
-                    .context("libvirt backend failed to initialize")?;
+            let backend = LibvirtBackend::connect(BackendLibvirtConfig {
+                uris: c.uris.clone(),
+                reboot_method: c.reboot_method,
+                call_timeout: c.call_timeout,
+            })
+            .context("libvirt backend failed to initialize")?;
             Ok(Arc::new(backend))
         }
         BackendConfig::Cpg(_) => bail!("the cpg backend is not built in (available: libvirt)"),

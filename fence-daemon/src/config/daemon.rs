@@ -159,7 +159,11 @@ fn check_known_keys(ctx: &mut Ctx<'_>, tree: &ConfigTree) {
         ("backends", KeyCheck { sections: &BACKEND_NAMES, ..KeyCheck::default() }),
         (
             "backends/libvirt",
-            KeyCheck { keys: &["uri", "reboot_method"], key_pattern: is_numbered_uri, ..KeyCheck::default() },
+            KeyCheck {
+                keys: &["uri", "reboot_method", "timeout"],
+                key_pattern: is_numbered_uri,
+                ..KeyCheck::default()
+            },
         ),
         ("backends/cpg", KeyCheck { keys: &["uri", "name_mode"], key_pattern: is_numbered_uri, ..KeyCheck::default() }),
         ("groups", KeyCheck { sections: &["group"], repeatable_sections: &["group"], ..KeyCheck::default() }),

@@ -1,0 +1,156 @@
+//! fence_virtd when its surroundings misbehave: a hung libvirtd (every
+//! request still ends within its deadline, and the daemon recovers), a
+//! SIGHUP that finds a FIFO or a changed setting it cannot apply, and key,
+//! config and pid files with unsafe owners, modes or symlinks.
+
+use std::io::Read;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use keys::HashAlgorithm;
+use protocol::{Operation, Request};
+use tests::*;
+
+const KEY: &[u8] = b"robustness-test-key-0123456789";
+
+/// A private libvirtd serving the test driver on its own socket: run as
+/// `nobody` (session mode), so its sockets, state and configuration live in
+/// a temporary directory and nothing of the host's libvirt is touched.
+struct Libvirtd {
+    guard: Guard,
+    socket: PathBuf,
+}
+
+impl Libvirtd {
+    const BINARY: &'static str = "/usr/sbin/libvirtd";
+
+    fn start(dir: &Path) -> Self {
+        let home = dir.join("libvirt-home");
+        for sub in ["run", "config", "cache", "data"] {
+            std::fs::create_dir_all(home.join(sub)).unwrap();
+        }
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o711)).unwrap();
+        let chown = Command::new("chown").args(["-R", "nobody:nogroup"]).arg(&home).status().unwrap();
+        assert!(chown.success());
+        let mut cmd = Command::new("setpriv");
+        cmd.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", Self::BINARY]);
+        cmd.env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/bin")
+            .env("HOME", &home)
+            .env("XDG_RUNTIME_DIR", home.join("run"))
+            .env("XDG_CONFIG_HOME", home.join("config"))
+            .env("XDG_CACHE_HOME", home.join("cache"))
+            .env("XDG_DATA_HOME", home.join("data"));
+        let guard = Guard::spawn(cmd, &dir.join("libvirtd.log"));
+        let socket = home.join("run/libvirt/libvirt-sock");
+        assert!(wait_for(Duration::from_secs(20), || socket.exists()), "libvirtd did not start: {}", guard.log());
+        Libvirtd { guard, socket }
+    }
+
+    /// The test driver, served through this libvirtd.
+    fn uri(&self) -> String {
+        format!("test+unix:///default?socket={}", self.socket.display())
+    }
+}
+
+fn config(key: &Path, auth: &str, uri: &str, backend_lines: &str) -> String {
+    format!(
+        "fence_virtd {{\n\tlistener = \"multicast\";\n\tbackend = \"libvirt\";\n}}\n\n\
+         listeners {{\n\tmulticast {{\n\t\tkey_file = \"{}\";\n\t\thash = \"sha256\";\n\t\tauth = \"{auth}\";\n\t}}\n}}\n\n\
+         backends {{\n\tlibvirt {{\n\t\turi = \"{uri}\";\n{backend_lines}\t}}\n}}\n",
+        key.display()
+    )
+}
+
+fn seqno() -> u32 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos()
+}
+
+/// Sends one signed status request for `test` by multicast with a callback
+/// to a fresh port, and returns the daemon's result byte (auth "none": the
+/// daemon connects and writes it) with the time it took, or `None` if no
+/// answer came within `limit`.
+fn status_once(ns: &Netns, seqno: u32, limit: Duration) -> Option<(u8, Duration)> {
+    let (listener, port) = ns.enter(|| {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        (l, port)
+    });
+    let mut r = Request::new(Operation::Status, "test", HashAlgorithm::Sha256);
+    r.callback = Some(SocketAddr::new(Ipv4Addr::LOCALHOST.into(), port));
+    r.seqno = seqno;
+    let b = seqno.to_le_bytes();
+    r.random = [b[0], b[1], b[2], b[3], 7, 7];
+    let raw = r.to_signed_bytes(KEY);
+    let sent = Instant::now();
+    send_multicast(ns, &[&raw]);
+    listener.set_nonblocking(true).unwrap();
+    let mut conn = loop {
+        match listener.accept() {
+            Ok((c, _)) => break c,
+            Err(_) if sent.elapsed() < limit => std::thread::sleep(Duration::from_millis(5)),
+            Err(_) => return None,
+        }
+    };
+    conn.set_nonblocking(false).unwrap();
+    conn.set_read_timeout(Some(limit.saturating_sub(sent.elapsed()).max(Duration::from_millis(1)))).unwrap();
+    let mut byte = [0u8; 1];
+    conn.read_exact(&mut byte).ok()?;
+    Some((byte[0], sent.elapsed()))
+}
+
+#[test]
+fn a_hung_libvirtd_fails_requests_within_the_deadline_and_the_daemon_recovers() {
+    if skip_unless_capable(&[Libvirtd::BINARY, "/usr/bin/setpriv"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let libvirtd = Libvirtd::start(dir.path());
+    let key = write_key(dir.path(), "k", KEY);
+    let conf = dir.path().join("fence_virt.conf");
+    // `timeout`: how long a libvirt call may take (default 10 s).
+    std::fs::write(&conf, config(&key, "none", &libvirtd.uri(), "\t\ttimeout = \"2\";\n")).unwrap();
+    let ns = Netns::new();
+    ns.route_multicast_to_lo();
+    let mut daemon = spawn_our_daemon(&ns, &conf, dir.path());
+    let base = seqno();
+    assert_eq!(status_once(&ns, base, Duration::from_secs(10)).map(|a| a.0), Some(0), "{}", daemon.log());
+
+    libvirtd.guard.signal(nix::sys::signal::Signal::SIGSTOP);
+    // 64 requests (the in-flight limit) and then 16 more once those are
+    // answered: each must be answered with failure within its deadline
+    // (2 s, plus scheduling slack on a loaded machine).
+    let limit = Duration::from_secs(8);
+    for (round, count) in [(0u32, 64u32), (1, 16)] {
+        let answers: Vec<Option<(u8, Duration)>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..count)
+                .map(|i| {
+                    let ns = &ns;
+                    s.spawn(move || status_once(ns, base.wrapping_add(1 + round * 1000 + i), limit))
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let unanswered = answers.iter().filter(|a| a.is_none()).count();
+        assert_eq!(
+            unanswered,
+            0,
+            "round {round}: {unanswered} of {count} unanswered within {limit:?}\n{}",
+            daemon.log()
+        );
+        assert!(answers.iter().all(|a| a.unwrap().0 == 1), "round {round}: all fail: {answers:?}");
+        let slowest = answers.iter().map(|a| a.unwrap().1).max().unwrap();
+        eprintln!("round {round}: {count} requests failed, slowest answer after {slowest:?}");
+    }
+    assert!(daemon.log().contains("backend did not answer within 2 s"), "{}", daemon.log());
+    assert!(daemon.alive());
+
+    libvirtd.guard.signal(nix::sys::signal::Signal::SIGCONT);
+    let recovered = poll_every(Duration::from_secs(15), Duration::from_millis(200), || {
+        status_once(&ns, seqno(), Duration::from_secs(5)).is_some_and(|a| a.0 == 0)
+    });
+    assert!(recovered, "no successful status after SIGCONT\n{}", daemon.log());
+}
