@@ -7,7 +7,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
-use keys::{CheckReport, Key};
+use keys::{CheckReport, Key, KeyError};
 use plugins::backend::libvirt::{LibvirtBackend, LibvirtConfig as BackendLibvirtConfig};
 use plugins::backend::Backend;
 use plugins::listener::multicast::{MulticastConfig as ListenMulticast, MulticastListener};
@@ -25,16 +25,29 @@ const INIT_RETRY: Duration = Duration::from_secs(1);
 const DRAIN_LIMIT: Duration = Duration::from_secs(30);
 
 /// Reads the listener's key. Fails closed: a missing, unreadable or empty
-/// key is an error unless both `hash` and `auth` are `none`.
-pub fn load_auth(settings: &AuthSettings, config_path: &Path) -> Result<ListenerAuth> {
+/// key is an error unless both `hash` and `auth` are `none`, and so is a key
+/// that is not a regular file, is a symbolic link, is open to group or
+/// others, or is owned by another user than root or us — the last two only
+/// warned about with `allow_insecure` (`--allow-insecure-permissions`).
+pub fn load_auth(settings: &AuthSettings, config_path: &Path, allow_insecure: bool) -> Result<ListenerAuth> {
     let key = if settings.key_required() {
         let where_ = settings
             .key_file_line
             .map(|l| format!("{}:{l}", config_path.display()))
             .unwrap_or_else(|| format!("{} (default key_file)", config_path.display()));
-        let (key, report) = CheckReport::for_file(&settings.key_file).map_err(|e| {
-            anyhow!("{e} (set in {where_}; generate one with `fence_virt_key generate {}`, or set hash and auth to \"none\" to run without authentication)", settings.key_file.display())
+        let (key, report) = CheckReport::for_file(&settings.key_file).map_err(|e| match &e {
+            KeyError::Empty { .. } | KeyError::Unreadable { .. } if !is_special_file(&e) => {
+                anyhow!("{e} (set in {where_}; generate one with `fence_virt_key generate {}`, or set hash and auth to \"none\" to run without authentication)", settings.key_file.display())
+            }
+            _ => anyhow!("{e} (set in {where_})"),
         })?;
+        if !report.problems.is_empty() {
+            let problems = report.problems.join("; ");
+            if !allow_insecure {
+                bail!("{problems}, or start fence_virtd with --allow-insecure-permissions");
+            }
+            tracing::warn!("{problems} (accepted: --allow-insecure-permissions)");
+        }
         for warning in report.warnings {
             tracing::warn!("{warning}");
         }
@@ -44,6 +57,11 @@ pub fn load_auth(settings: &AuthSettings, config_path: &Path) -> Result<Listener
         Key::from_bytes(b"").as_bytes().to_vec()
     };
     Ok(ListenerAuth { key, hash: settings.hash, auth: settings.auth })
+}
+
+/// A symlink, FIFO or other non-regular file: generating a key there is not the fix.
+fn is_special_file(e: &KeyError) -> bool {
+    matches!(e, KeyError::Unreadable { source, .. } if source.kind() == std::io::ErrorKind::Other)
 }
 
 /// The permission map of the configured groups.
@@ -123,7 +141,14 @@ async fn init_backend(config: &BackendConfig, wait: bool) -> Result<Arc<dyn Back
 
 /// Runs the daemon until SIGTERM or SIGINT, with the listener's
 /// credentials already loaded by [`load_auth`].
-pub async fn serve(config: DaemonConfig, config_path: PathBuf, wait: bool, initial_auth: ListenerAuth) -> Result<()> {
+/// `allow_insecure` (`--allow-insecure-permissions`) holds for reloads too.
+pub async fn serve(
+    config: DaemonConfig,
+    config_path: PathBuf,
+    wait: bool,
+    allow_insecure: bool,
+    initial_auth: ListenerAuth,
+) -> Result<()> {
     let backend = init_backend(&config.backend, wait).await?;
     let auth: SharedAuth = Arc::new(RwLock::new(Arc::new(initial_auth)));
     let stats = Arc::new(ListenerStats::default());
@@ -155,7 +180,7 @@ pub async fn serve(config: DaemonConfig, config_path: PathBuf, wait: bool, initi
         tokio::select! {
             _ = term.recv() => { tracing::info!("SIGTERM: stopping"); break; }
             _ = int.recv() => { tracing::info!("SIGINT: stopping"); break; }
-            _ = hup.recv() => reload(&config_path, &mut current, &auth, &dispatcher),
+            _ = hup.recv() => reload(&config_path, allow_insecure, &mut current, &auth, &dispatcher),
         }
     }
     serving.abort();
@@ -178,8 +203,8 @@ pub async fn serve(config: DaemonConfig, config_path: PathBuf, wait: bool, initi
 
 /// SIGHUP: re-read config and key; swap credentials and permissions.
 /// Changes that need new sockets or connections are reported, not applied.
-fn reload(path: &Path, current: &mut DaemonConfig, auth: &SharedAuth, dispatcher: &Dispatcher) {
-    let (fresh, warnings) = match DaemonConfig::load(path) {
+fn reload(path: &Path, allow_insecure: bool, current: &mut DaemonConfig, auth: &SharedAuth, dispatcher: &Dispatcher) {
+    let (fresh, warnings) = match DaemonConfig::load_trusted(path, allow_insecure) {
         Ok(x) => x,
         Err(e) => {
             tracing::error!("SIGHUP: keeping the running configuration: {e}");
@@ -196,7 +221,7 @@ fn reload(path: &Path, current: &mut DaemonConfig, auth: &SharedAuth, dispatcher
         );
         return;
     };
-    let new_auth = match load_auth(settings, path) {
+    let new_auth = match load_auth(settings, path, allow_insecure) {
         Ok(a) => a,
         Err(e) => {
             tracing::error!("SIGHUP: keeping the running configuration: {e:#}");

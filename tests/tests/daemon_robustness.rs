@@ -154,3 +154,145 @@ fn a_hung_libvirtd_fails_requests_within_the_deadline_and_the_daemon_recovers() 
     });
     assert!(recovered, "no successful status after SIGCONT\n{}", daemon.log());
 }
+
+/// Runs our fence_virtd in its own namespace and returns its exit code and
+/// stderr; a run that does not end within 10 s is a failure (it started, or
+/// hangs on a FIFO).
+fn refused_start(dir: &Path, conf: &Path, extra: &[&str]) -> (Option<i32>, String) {
+    let ns = Netns::new();
+    let mut cmd = ns.command(our_bin("fence_virtd"));
+    cmd.arg("-F").arg("-f").arg(conf).arg("-p").arg(dir.join("refused.pid")).args(extra);
+    let mut daemon = Guard::spawn(cmd, &dir.join("refused.log"));
+    let status = daemon.wait_exit(Duration::from_secs(10));
+    let log = daemon.log();
+    assert!(status.is_some(), "fence_virtd neither started nor refused within 10 s: {log}");
+    (status.unwrap().code(), log)
+}
+
+fn key_check(key: &Path) -> Option<i32> {
+    Command::new(our_bin("fence_virt_key")).arg("check").arg(key).output().unwrap().status.code()
+}
+
+fn chown(path: &Path, owner: &str) {
+    let out = Command::new("chown").arg("-h").arg(owner).arg(path).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+}
+
+fn chmod(path: &Path, mode: u32) {
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+#[test]
+fn unsafe_key_files_are_refused_at_start() {
+    if skip_unless_capable(&[]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("fence_virt.conf");
+    let key = dir.path().join("k");
+    std::fs::write(&conf, config(&key, "sha256", "test:///default", "")).unwrap();
+    let k = key.display().to_string();
+    for mode in [0o644, 0o640, 0o604, 0o660] {
+        write_key(dir.path(), "k", KEY);
+        chmod(&key, mode);
+        let (code, log) = refused_start(dir.path(), &conf, &[]);
+        assert_eq!(code, Some(1), "mode {mode:o}: {log}");
+        assert!(log.contains(&format!("run: chmod 600 {k}")), "mode {mode:o}: {log}");
+        assert!(log.contains("--allow-insecure-permissions"), "{log}");
+        assert_eq!(log.trim().lines().count(), 1, "one line: {log}");
+        assert_eq!(key_check(&key), Some(1), "fence_virt_key check agrees (mode {mode:o})");
+    }
+    write_key(dir.path(), "k", KEY);
+    assert_eq!(key_check(&key), Some(0));
+    chown(&key, "nobody:nogroup");
+    assert_eq!(key_check(&key), Some(1), "fence_virt_key check agrees (owner)");
+    let (code, log) = refused_start(dir.path(), &conf, &[]);
+    assert_eq!(code, Some(1), "{log}");
+    assert!(
+        log.contains(&format!("{k} is owned by uid 65534")) && log.contains(&format!("run: chown root {k}")),
+        "{log}"
+    );
+
+    std::fs::remove_file(&key).unwrap();
+    let real = write_key(dir.path(), "real.key", KEY);
+    std::os::unix::fs::symlink(&real, &key).unwrap();
+    assert_eq!(key_check(&key), Some(1), "fence_virt_key check agrees (symlink)");
+    let (code, log) = refused_start(dir.path(), &conf, &["--allow-insecure-permissions"]);
+    assert_eq!(code, Some(1), "{log}");
+    assert!(
+        log.contains(&k) && log.contains("symbolic link"),
+        "a symlinked key is refused even with the override: {log}"
+    );
+
+    std::fs::remove_file(&key).unwrap();
+    nix::unistd::mkfifo(&key, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let (code, log) = refused_start(dir.path(), &conf, &[]);
+    assert_eq!(code, Some(1), "{log}");
+    assert!(log.contains(&k) && log.contains("not a regular file"), "{log}");
+}
+
+#[test]
+fn unsafe_config_files_are_refused_at_start() {
+    if skip_unless_capable(&[]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let key = write_key(dir.path(), "k", KEY);
+    let conf = dir.path().join("fence_virt.conf");
+    let c = conf.display().to_string();
+    for mode in [0o666, 0o664, 0o646, 0o620] {
+        std::fs::write(&conf, config(&key, "sha256", "test:///default", "")).unwrap();
+        chmod(&conf, mode);
+        let (code, log) = refused_start(dir.path(), &conf, &[]);
+        assert_eq!(code, Some(1), "mode {mode:o}: {log}");
+        assert!(log.contains(&format!("run: chmod go-w {c}")) && log.contains("--allow-insecure-permissions"), "{log}");
+        assert_eq!(log.trim().lines().count(), 1, "one line: {log}");
+    }
+    chmod(&conf, 0o644);
+    chown(&conf, "nobody:nogroup");
+    let (code, log) = refused_start(dir.path(), &conf, &[]);
+    assert_eq!(code, Some(1), "{log}");
+    assert!(
+        log.contains(&format!("{c}: owned by uid 65534")) && log.contains(&format!("run: chown root {c}")),
+        "{log}"
+    );
+
+    let real = dir.path().join("real.conf");
+    std::fs::rename(&conf, &real).unwrap();
+    chown(&real, "root:root");
+    std::os::unix::fs::symlink(&real, &conf).unwrap();
+    let (code, log) = refused_start(dir.path(), &conf, &[]);
+    assert_eq!(code, Some(1), "{log}");
+    assert!(log.contains(&c) && log.contains("symbolic link"), "{log}");
+}
+
+#[test]
+fn the_override_starts_with_loose_modes_and_says_so() {
+    if skip_unless_capable(&[]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let key = write_key(dir.path(), "k", KEY);
+    chmod(&key, 0o644);
+    let conf = dir.path().join("fence_virt.conf");
+    std::fs::write(&conf, config(&key, "none", "test:///default", "")).unwrap();
+    chmod(&conf, 0o664);
+    let ns = Netns::new();
+    ns.route_multicast_to_lo();
+    let mut cmd = ns.command(our_bin("fence_virtd"));
+    cmd.arg("-F").arg("-f").arg(&conf).arg("-p").arg(dir.path().join("fence_virtd.pid"));
+    cmd.arg("--allow-insecure-permissions");
+    let mut daemon = Guard::spawn(cmd, &dir.path().join("daemon.log"));
+    assert!(wait_for(Duration::from_secs(10), || daemon.log().contains("ready")), "{}", daemon.log());
+    let log = daemon.log();
+    assert!(log.contains(&format!("chmod 600 {}", key.display())), "the key's mode is still reported: {log}");
+    assert!(log.contains(&format!("chmod go-w {}", conf.display())), "the config's mode is still reported: {log}");
+    assert_eq!(status_once(&ns, seqno(), Duration::from_secs(10)).map(|a| a.0), Some(0), "{}", daemon.log());
+    // Any socket the daemon creates is created under a restrictive umask.
+    let pid = std::fs::read_to_string(dir.path().join("fence_virtd.pid")).unwrap();
+    let status = std::fs::read_to_string(format!("/proc/{}/status", pid.trim())).unwrap();
+    assert!(status.lines().any(|l| l == "Umask:\t0077"), "{status}");
+    let pidfile_mode = std::fs::metadata(dir.path().join("fence_virtd.pid")).unwrap().permissions().mode();
+    assert_eq!(pidfile_mode & 0o777, 0o644, "the pid file stays world-readable");
+    assert!(daemon.alive());
+}
