@@ -1,5 +1,6 @@
 //! Builds the configured plugins and runs them until a stop signal;
-//! SIGHUP re-reads the configuration and key while requests keep flowing.
+//! SIGHUP re-reads the configuration and key (off the runtime, with a
+//! deadline) while requests keep flowing.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -15,12 +16,14 @@ use plugins::listener::tcp::TcpListener;
 use plugins::listener::{Deadlines, Listener, ListenerAuth, ListenerStats, SharedAuth};
 use tokio::signal::unix::{signal, SignalKind};
 
-use crate::config::{AuthSettings, BackendConfig, DaemonConfig, GroupConfig, ListenerConfig};
+use crate::config::{reload, AuthSettings, BackendConfig, DaemonConfig, GroupConfig, ListenerConfig, Warning};
 use crate::dispatcher::{DispatchLimits, Dispatcher};
 use crate::permissions::{Group, PermissionMap};
 
 /// How often initialisation is retried with `-w`.
 const INIT_RETRY: Duration = Duration::from_secs(1);
+/// How long a reload may take to read its files.
+const RELOAD_LIMIT: Duration = Duration::from_secs(10);
 /// How long a stop waits for requests in flight.
 const DRAIN_LIMIT: Duration = Duration::from_secs(30);
 
@@ -180,7 +183,7 @@ pub async fn serve(
         tokio::select! {
             _ = term.recv() => { tracing::info!("SIGTERM: stopping"); break; }
             _ = int.recv() => { tracing::info!("SIGINT: stopping"); break; }
-            _ = hup.recv() => reload(&config_path, allow_insecure, &mut current, &auth, &dispatcher),
+            _ = hup.recv() => reload(&config_path, allow_insecure, &mut current, &auth, &dispatcher).await,
         }
     }
     serving.abort();
@@ -201,51 +204,67 @@ pub async fn serve(
     Ok(())
 }
 
-/// SIGHUP: re-read config and key; swap credentials and permissions.
-/// Changes that need new sockets or connections are reported, not applied.
-fn reload(path: &Path, allow_insecure: bool, current: &mut DaemonConfig, auth: &SharedAuth, dispatcher: &Dispatcher) {
-    let (fresh, warnings) = match DaemonConfig::load_trusted(path, allow_insecure) {
-        Ok(x) => x,
-        Err(e) => {
-            tracing::error!("SIGHUP: keeping the running configuration: {e}");
-            return;
-        }
+/// What a reload read.
+struct Reread {
+    fresh: DaemonConfig,
+    warnings: Vec<Warning>,
+    auth: ListenerAuth,
+}
+
+/// Reads the configuration and the key as at start-up. Blocking: run it
+/// off the runtime.
+fn reread(path: &Path, allow_insecure: bool) -> Result<Reread> {
+    let (fresh, warnings) = DaemonConfig::load_trusted(path, allow_insecure)?;
+    let settings =
+        fresh.listener.auth().ok_or_else(|| anyhow!("listener {} is not built in", fresh.listener.name()))?;
+    let auth = load_auth(settings, path, allow_insecure)?;
+    Ok(Reread { fresh, warnings, auth })
+}
+
+/// SIGHUP: re-read config and key off the runtime, within [`RELOAD_LIMIT`];
+/// swap credentials and permissions. Every other change is named as needing
+/// a restart, and the running value kept.
+async fn reload(
+    path: &Path,
+    allow_insecure: bool,
+    current: &mut DaemonConfig,
+    auth: &SharedAuth,
+    dispatcher: &Dispatcher,
+) {
+    let reading = {
+        let path = path.to_path_buf();
+        tokio::task::spawn_blocking(move || reread(&path, allow_insecure))
     };
-    for w in warnings {
-        tracing::warn!("{w}");
-    }
-    let Some(settings) = fresh.listener.auth() else {
-        tracing::error!(
-            "SIGHUP: keeping the running configuration: listener {} is not built in",
-            fresh.listener.name()
-        );
-        return;
-    };
-    let new_auth = match load_auth(settings, path, allow_insecure) {
-        Ok(a) => a,
-        Err(e) => {
+    let read = match tokio::time::timeout(RELOAD_LIMIT, reading).await {
+        Ok(Ok(Ok(read))) => read,
+        Ok(Ok(Err(e))) => {
             tracing::error!("SIGHUP: keeping the running configuration: {e:#}");
             return;
         }
+        Ok(Err(e)) => {
+            tracing::error!("SIGHUP: keeping the running configuration: reading failed: {e}");
+            return;
+        }
+        Err(_) => {
+            tracing::error!(
+                "SIGHUP: keeping the running configuration: reading {} and its key took longer than {} s",
+                path.display(),
+                RELOAD_LIMIT.as_secs()
+            );
+            return;
+        }
     };
-    *auth.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(new_auth);
-    dispatcher.set_permissions(permission_map(&fresh.groups));
-    if std::mem::discriminant(&fresh.listener) != std::mem::discriminant(&current.listener)
-        || strip_auth(&fresh.listener) != strip_auth(&current.listener)
-    {
-        tracing::warn!("SIGHUP: listener address/port changes take effect after a restart");
+    for w in read.warnings {
+        tracing::warn!("{w}");
     }
-    if fresh.backend != current.backend {
-        tracing::warn!("SIGHUP: backend changes take effect after a restart");
+    *auth.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(read.auth);
+    dispatcher.set_permissions(permission_map(&read.fresh.groups));
+    for setting in reload::restart_needed(current, &read.fresh) {
+        tracing::error!(
+            "SIGHUP: {setting} changed in {}: this setting needs a restart; still running with the old value",
+            path.display()
+        );
     }
-    tracing::info!("SIGHUP: reloaded key and {} group(s) from {}", fresh.groups.len(), path.display());
-    *current = fresh;
-}
-
-fn strip_auth(listener: &ListenerConfig) -> String {
-    match listener {
-        ListenerConfig::Multicast(m) => format!("{}:{}:{:?}", m.address, m.port, m.interface),
-        ListenerConfig::Tcp(t) => format!("{}:{}", t.address, t.port),
-        other => other.name().to_string(),
-    }
+    tracing::info!("SIGHUP: reloaded key and {} group(s) from {}", read.fresh.groups.len(), path.display());
+    *current = reload::applied(current, &read.fresh);
 }

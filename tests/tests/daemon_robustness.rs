@@ -296,3 +296,71 @@ fn the_override_starts_with_loose_modes_and_says_so() {
     assert_eq!(pidfile_mode & 0o777, 0o644, "the pid file stays world-readable");
     assert!(daemon.alive());
 }
+
+/// Sends SIGHUP to the daemon itself (`ip netns exec` is its parent).
+fn hangup(dir: &Path) {
+    let pid: i32 = std::fs::read_to_string(dir.join("fence_virtd.pid")).unwrap().trim().parse().unwrap();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGHUP).unwrap();
+}
+
+#[test]
+fn sighup_with_a_fifo_as_key_file_keeps_serving_and_says_why() {
+    if skip_unless_capable(&[]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let key = write_key(dir.path(), "k", KEY);
+    let conf = dir.path().join("fence_virt.conf");
+    std::fs::write(&conf, config(&key, "none", "test:///default", "")).unwrap();
+    let ns = Netns::new();
+    ns.route_multicast_to_lo();
+    let mut daemon = spawn_our_daemon(&ns, &conf, dir.path());
+    assert_eq!(status_once(&ns, seqno(), Duration::from_secs(10)).map(|a| a.0), Some(0), "{}", daemon.log());
+    std::fs::remove_file(&key).unwrap();
+    nix::unistd::mkfifo(&key, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    hangup(dir.path());
+    let refused = format!("cannot read key file {}: it is not a regular file but a FIFO", key.display());
+    assert!(wait_for(Duration::from_secs(10), || daemon.log().contains(&refused)), "{}", daemon.log());
+    assert!(daemon.log().contains("SIGHUP: keeping the running configuration"), "{}", daemon.log());
+    // Still serving, with the key it had.
+    assert_eq!(status_once(&ns, seqno(), Duration::from_secs(10)).map(|a| a.0), Some(0), "{}", daemon.log());
+    // And a later SIGHUP still works (nothing is stuck).
+    std::fs::remove_file(&key).unwrap();
+    write_key(dir.path(), "k", KEY);
+    hangup(dir.path());
+    assert!(wait_for(Duration::from_secs(10), || daemon.log().contains("SIGHUP: reloaded")), "{}", daemon.log());
+    assert!(daemon.alive());
+}
+
+#[test]
+fn sighup_names_every_change_that_needs_a_restart() {
+    if skip_unless_capable(&[]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let key = write_key(dir.path(), "k", KEY);
+    let conf = dir.path().join("fence_virt.conf");
+    let text = config(&key, "none", "test:///default", "");
+    std::fs::write(&conf, &text).unwrap();
+    let ns = Netns::new();
+    ns.route_multicast_to_lo();
+    let mut daemon = spawn_our_daemon(&ns, &conf, dir.path());
+    let changed = text
+        .replace("\t\tauth = \"none\";\n", "\t\tauth = \"none\";\n\t\tcheck_source = \"no\";\n")
+        .replace("\t\turi = \"test:///default\";\n", "\t\turi = \"test:///default\";\n\t\ttimeout = \"5\";\n");
+    assert_ne!(changed, text);
+    std::fs::write(&conf, &changed).unwrap();
+    hangup(dir.path());
+    assert!(wait_for(Duration::from_secs(10), || daemon.log().contains("SIGHUP: reloaded")), "{}", daemon.log());
+    let log = daemon.log();
+    for setting in ["listeners/multicast/check_source", "backends/libvirt/timeout"] {
+        let line = log.lines().find(|l| l.contains(setting)).unwrap_or_else(|| panic!("{setting} not named: {log}"));
+        assert!(line.contains("ERROR") && line.contains("needs a restart"), "{line}");
+    }
+    // Reported again on the next reload: the running value did not change.
+    hangup(dir.path());
+    let reports = || daemon.log().matches("listeners/multicast/check_source").count();
+    assert!(wait_for(Duration::from_secs(10), || reports() == 2), "{}", daemon.log());
+    assert_eq!(status_once(&ns, seqno(), Duration::from_secs(10)).map(|a| a.0), Some(0), "{}", daemon.log());
+    assert!(daemon.alive());
+}
