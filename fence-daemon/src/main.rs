@@ -135,13 +135,11 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => return fail(format!("cannot start the runtime: {e}")),
     };
-    match runtime.block_on(server::serve(
-        config,
-        cli.config.clone(),
-        wait,
-        cli.allow_insecure_permissions,
-        initial_auth,
-    )) {
+    let served =
+        runtime.block_on(server::serve(config, cli.config.clone(), wait, cli.allow_insecure_permissions, initial_auth));
+    // Do not wait for a backend call that hangs (e.g. libvirtd stopped).
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");

@@ -125,13 +125,36 @@ pub fn bind_listener(
     }
 }
 
+/// How long connecting the backend may take: its call `timeout`.
+fn init_limit(config: &BackendConfig) -> Duration {
+    match config {
+        BackendConfig::Libvirt(c) => c.call_timeout,
+        BackendConfig::Cpg(_) => plugins::backend::libvirt::DEFAULT_CALL_TIMEOUT,
+    }
+}
+
+/// Connects the backend off the runtime. A hypervisor that does not answer
+/// within the limit is an error — or, with `wait`, a warning while the same
+/// attempt goes on (no second connection piles up behind a hung one).
 async fn init_backend(config: &BackendConfig, wait: bool) -> Result<Arc<dyn Backend>> {
+    let limit = init_limit(config);
     loop {
-        let attempt = {
+        let mut attempt = {
             let config = config.clone();
-            tokio::task::spawn_blocking(move || build_backend(&config)).await?
+            tokio::task::spawn_blocking(move || build_backend(&config))
         };
-        match attempt {
+        let result = loop {
+            match tokio::time::timeout(limit, &mut attempt).await {
+                Ok(joined) => break joined?,
+                Err(_) if wait => {
+                    tracing::warn!("{} backend: no answer within {} s; still waiting", config.name(), limit.as_secs())
+                }
+                Err(_) => {
+                    bail!("{} backend failed to initialize: no answer within {} s", config.name(), limit.as_secs())
+                }
+            }
+        };
+        match result {
             Ok(b) => return Ok(b),
             Err(e) if wait => {
                 tracing::warn!("{e:#}; retrying in {} s", INIT_RETRY.as_secs());

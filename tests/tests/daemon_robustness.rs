@@ -148,6 +148,12 @@ fn a_hung_libvirtd_fails_requests_within_the_deadline_and_the_daemon_recovers() 
     assert!(daemon.log().contains("backend did not answer within 2 s"), "{}", daemon.log());
     assert!(daemon.alive());
 
+    // A daemon started while libvirtd hangs says so and exits (without -w).
+    let second = tempfile::tempdir().unwrap();
+    let (code, log) = refused_start(second.path(), &conf, &[]);
+    assert_eq!(code, Some(1), "{log}");
+    assert!(log.contains("libvirt backend failed to initialize: no answer within 2 s"), "{log}");
+
     libvirtd.guard.signal(nix::sys::signal::Signal::SIGCONT);
     let recovered = poll_every(Duration::from_secs(15), Duration::from_millis(200), || {
         status_once(&ns, seqno(), Duration::from_secs(5)).is_some_and(|a| a.0 == 0)

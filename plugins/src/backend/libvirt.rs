@@ -116,7 +116,7 @@ impl LibvirtBackend {
                 limit_secs: limit.as_secs_f64().round() as u64,
             }),
             Err(CallError::Busy) => Err(BackendError::Unavailable(format!(
-                "{operation} of '{target}' refused: {WORKER_THREADS} libvirt calls are stuck and {QUEUE_LEN} more wait"
+                "{operation} of '{target}' refused: all {WORKER_THREADS} libvirt threads are busy and {QUEUE_LEN} calls wait"
             ))),
         }
     }
