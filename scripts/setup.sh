@@ -5,6 +5,7 @@
 set -euo pipefail
 packages=(libvirt-dev libvirt0 pkg-config gcc fence-virt fence-virtd iproute2 procps)
 packages+=(qemu-system-x86 linux-image-amd64 busybox-static cpio xz-utils)  # watchdog tests: a QEMU guest with softdog
+packages+=(libvirt-daemon)  # a real libvirtd (hung with SIGSTOP) for the daemon's deadline tests
 packages+=(resource-agents iptables)  # heartbeat cluster tests: IPaddr2 for the service address; cutting heartbeat links
 missing=()
 for p in "${packages[@]}"; do

@@ -135,10 +135,16 @@ impl Inner {
         f: impl FnOnce(&dyn Backend, Instant) -> Result<T, BackendError> + Send + 'static,
     ) -> Result<T, BackendError> {
         let backend = self.backend.clone();
-        let deadline = Instant::now() + self.limits.operation_timeout;
-        tokio::task::spawn_blocking(move || f(backend.as_ref(), deadline))
-            .await
-            .unwrap_or_else(|e| Err(BackendError::Unavailable(format!("backend task failed: {e}"))))
+        let limit = self.limits.operation_timeout;
+        let deadline = Instant::now() + limit;
+        // Backends answer within their own deadlines; this one guards the
+        // request against a backend that does not.
+        match tokio::time::timeout(limit, tokio::task::spawn_blocking(move || f(backend.as_ref(), deadline))).await {
+            Ok(joined) => {
+                joined.unwrap_or_else(|e| Err(BackendError::Unavailable(format!("backend task failed: {e}"))))
+            }
+            Err(_) => Err(BackendError::Unavailable(format!("backend did not answer within {} s", limit.as_secs()))),
+        }
     }
 
     fn domain_lock(&self, uuid: &str) -> Arc<tokio::sync::Mutex<()>> {
@@ -226,7 +232,14 @@ impl Inner {
         }
         let domain_lock = self.domain_lock(&id.uuid);
         let result = {
-            let _serialized = domain_lock.lock().await;
+            let Ok(_serialized) = tokio::time::timeout(self.limits.operation_timeout, domain_lock.lock()).await else {
+                self.release_domain_lock(&id.uuid, domain_lock);
+                let waited = self.limits.operation_timeout.as_secs();
+                return (
+                    Reply::Code(ResultCode::Failure),
+                    Some(format!("domain busy: waited {waited} s for an earlier request")),
+                );
+            };
             let operation = request.operation;
             let target = id.uuid.clone();
             self.blocking(move |b, deadline| match operation {

@@ -42,6 +42,14 @@ struct Cli {
     /// Pid file.
     #[arg(short = 'p', value_name = "FILE", default_value = "/var/run/fence_virtd.pid")]
     pidfile: PathBuf,
+    /// Start even when the key file is readable by group or others or owned
+    /// by another user than root or ours, or the configuration file is
+    /// writable by group or others or owned by another user (each is logged
+    /// as a warning). Without it, fence_virtd refuses to start and names the
+    /// chmod/chown that fixes the file. Symbolic links, FIFOs and other
+    /// non-regular files are refused either way.
+    #[arg(long)]
+    allow_insecure_permissions: bool,
 }
 
 fn fail(message: impl std::fmt::Display) -> ExitCode {
@@ -79,7 +87,9 @@ fn main() -> ExitCode {
             Err(e) => fail(e),
         };
     }
-    let (config, warnings) = match DaemonConfig::load(&cli.config) {
+    // Files and sockets we create are private unless given a mode.
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
+    let (config, warnings) = match DaemonConfig::load_trusted(&cli.config, cli.allow_insecure_permissions) {
         Ok(x) => x,
         Err(e) => return fail(e),
     };
@@ -97,7 +107,7 @@ fn main() -> ExitCode {
     // the admin must see on the terminal.
     logging::init(debug, foreground);
     let initial_auth = match config.listener.auth() {
-        Some(settings) => match server::load_auth(settings, &cli.config) {
+        Some(settings) => match server::load_auth(settings, &cli.config, cli.allow_insecure_permissions) {
             Ok(auth) => auth,
             Err(e) => return fail(format!("{e:#}")),
         },
@@ -125,7 +135,11 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => return fail(format!("cannot start the runtime: {e}")),
     };
-    match runtime.block_on(server::serve(config, cli.config.clone(), wait, initial_auth)) {
+    let served =
+        runtime.block_on(server::serve(config, cli.config.clone(), wait, cli.allow_insecure_permissions, initial_auth));
+    // Do not wait for a backend call that hangs (e.g. libvirtd stopped).
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");

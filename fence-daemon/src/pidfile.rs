@@ -2,7 +2,7 @@
 
 use std::fs;
 use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// An owned pid file; removed when dropped.
@@ -51,12 +51,37 @@ impl PidFile {
             return Err(PidFileError::Running { program: program.to_string(), pid, path: path.to_path_buf() });
         }
         let io_err = |source| PidFileError::Io { path: path.to_path_buf(), source };
-        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-        let mut file =
-            fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o644).open(&tmp).map_err(io_err)?;
-        writeln!(file, "{}", std::process::id()).map_err(io_err)?;
-        fs::rename(&tmp, path).map_err(io_err)?;
+        let name = path.file_name().ok_or_else(|| io_err(io::Error::other("not a file path")))?;
+        let tmp = path.with_file_name(format!(".{}.tmp{}", name.to_string_lossy(), std::process::id()));
+        let write = || -> io::Result<()> {
+            let mut file = create_exclusive(&tmp)?;
+            // The umask may be stricter; others read the pid file.
+            file.set_permissions(fs::Permissions::from_mode(0o644))?;
+            writeln!(file, "{}", std::process::id())?;
+            fs::rename(&tmp, path)
+        };
+        write().map_err(|e| {
+            let _ = fs::remove_file(&tmp);
+            io_err(e)
+        })?;
         Ok(PidFile { path: path.to_path_buf() })
+    }
+}
+
+/// Creates `tmp` new (`O_CREAT|O_EXCL|O_NOFOLLOW`): never writes through a
+/// planted symlink or into someone else's file. A leftover of ours (or a
+/// planted name) is removed — `unlink` does not follow links — and the
+/// creation tried once more.
+fn create_exclusive(tmp: &Path) -> io::Result<fs::File> {
+    let open = || {
+        fs::OpenOptions::new().write(true).create_new(true).custom_flags(nix::libc::O_NOFOLLOW).mode(0o644).open(tmp)
+    };
+    match open() {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            fs::remove_file(tmp)?;
+            open()
+        }
+        other => other,
     }
 }
 
@@ -71,6 +96,26 @@ impl Drop for PidFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_temporary_is_never_opened_through_a_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fence_virtd.pid");
+        let victim = dir.path().join("victim");
+        fs::write(&victim, "precious\n").unwrap();
+        // Every name a temporary of ours could have, planted as a symlink.
+        let pid = std::process::id();
+        for name in [format!("fence_virtd.tmp{pid}"), format!(".fence_virtd.pid.tmp{pid}")] {
+            std::os::unix::fs::symlink(&victim, dir.path().join(name)).unwrap();
+        }
+        let own = PidFile::create(&path, "no-such-program-name").unwrap();
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "precious\n", "the symlink's target is untouched");
+        let meta = fs::symlink_metadata(&path).unwrap();
+        assert!(meta.file_type().is_file(), "the pid file is a regular file");
+        assert_eq!(meta.permissions().mode() & 0o777, 0o644);
+        assert_eq!(fs::read_to_string(&path).unwrap().trim(), pid.to_string());
+        drop(own);
+    }
 
     #[test]
     fn refuses_a_live_instance_and_replaces_a_stale_file() {

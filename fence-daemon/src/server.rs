@@ -1,5 +1,6 @@
 //! Builds the configured plugins and runs them until a stop signal;
-//! SIGHUP re-reads the configuration and key while requests keep flowing.
+//! SIGHUP re-reads the configuration and key (off the runtime, with a
+//! deadline) while requests keep flowing.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -7,7 +8,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
-use keys::{CheckReport, Key};
+use keys::{CheckReport, Key, KeyError};
 use plugins::backend::libvirt::{LibvirtBackend, LibvirtConfig as BackendLibvirtConfig};
 use plugins::backend::Backend;
 use plugins::listener::multicast::{MulticastConfig as ListenMulticast, MulticastListener};
@@ -15,26 +16,41 @@ use plugins::listener::tcp::TcpListener;
 use plugins::listener::{Deadlines, Listener, ListenerAuth, ListenerStats, SharedAuth};
 use tokio::signal::unix::{signal, SignalKind};
 
-use crate::config::{AuthSettings, BackendConfig, DaemonConfig, GroupConfig, ListenerConfig};
+use crate::config::{reload, AuthSettings, BackendConfig, DaemonConfig, GroupConfig, ListenerConfig, Warning};
 use crate::dispatcher::{DispatchLimits, Dispatcher};
 use crate::permissions::{Group, PermissionMap};
 
 /// How often initialisation is retried with `-w`.
 const INIT_RETRY: Duration = Duration::from_secs(1);
+/// How long a reload may take to read its files.
+const RELOAD_LIMIT: Duration = Duration::from_secs(10);
 /// How long a stop waits for requests in flight.
 const DRAIN_LIMIT: Duration = Duration::from_secs(30);
 
 /// Reads the listener's key. Fails closed: a missing, unreadable or empty
-/// key is an error unless both `hash` and `auth` are `none`.
-pub fn load_auth(settings: &AuthSettings, config_path: &Path) -> Result<ListenerAuth> {
+/// key is an error unless both `hash` and `auth` are `none`, and so is a key
+/// that is not a regular file, is a symbolic link, is open to group or
+/// others, or is owned by another user than root or us — the last two only
+/// warned about with `allow_insecure` (`--allow-insecure-permissions`).
+pub fn load_auth(settings: &AuthSettings, config_path: &Path, allow_insecure: bool) -> Result<ListenerAuth> {
     let key = if settings.key_required() {
         let where_ = settings
             .key_file_line
             .map(|l| format!("{}:{l}", config_path.display()))
             .unwrap_or_else(|| format!("{} (default key_file)", config_path.display()));
-        let (key, report) = CheckReport::for_file(&settings.key_file).map_err(|e| {
-            anyhow!("{e} (set in {where_}; generate one with `fence_virt_key generate {}`, or set hash and auth to \"none\" to run without authentication)", settings.key_file.display())
+        let (key, report) = CheckReport::for_file(&settings.key_file).map_err(|e| match &e {
+            KeyError::Empty { .. } | KeyError::Unreadable { .. } if !is_special_file(&e) => {
+                anyhow!("{e} (set in {where_}; generate one with `fence_virt_key generate {}`, or set hash and auth to \"none\" to run without authentication)", settings.key_file.display())
+            }
+            _ => anyhow!("{e} (set in {where_})"),
         })?;
+        if !report.problems.is_empty() {
+            let problems = report.problems.join("; ");
+            if !allow_insecure {
+                bail!("{problems}, or start fence_virtd with --allow-insecure-permissions");
+            }
+            tracing::warn!("{problems} (accepted: --allow-insecure-permissions)");
+        }
         for warning in report.warnings {
             tracing::warn!("{warning}");
         }
@@ -46,6 +62,11 @@ pub fn load_auth(settings: &AuthSettings, config_path: &Path) -> Result<Listener
     Ok(ListenerAuth { key, hash: settings.hash, auth: settings.auth })
 }
 
+/// A symlink, FIFO or other non-regular file: generating a key there is not the fix.
+fn is_special_file(e: &KeyError) -> bool {
+    matches!(e, KeyError::Unreadable { source, .. } if source.kind() == std::io::ErrorKind::Other)
+}
+
 /// The permission map of the configured groups.
 pub fn permission_map(groups: &[GroupConfig]) -> PermissionMap {
     PermissionMap::new(groups.iter().map(|g| Group::from_entries(g.name.clone(), &g.ips, &g.uuids)).collect())
@@ -55,9 +76,12 @@ pub fn permission_map(groups: &[GroupConfig]) -> PermissionMap {
 pub fn build_backend(config: &BackendConfig) -> Result<Arc<dyn Backend>> {
     match config {
         BackendConfig::Libvirt(c) => {
-            let backend =
-                LibvirtBackend::connect(BackendLibvirtConfig { uris: c.uris.clone(), reboot_method: c.reboot_method })
-                    .context("libvirt backend failed to initialize")?;
+            let backend = LibvirtBackend::connect(BackendLibvirtConfig {
+                uris: c.uris.clone(),
+                reboot_method: c.reboot_method,
+                call_timeout: c.call_timeout,
+            })
+            .context("libvirt backend failed to initialize")?;
             Ok(Arc::new(backend))
         }
         BackendConfig::Cpg(_) => bail!("the cpg backend is not built in (available: libvirt)"),
@@ -99,13 +123,36 @@ pub fn bind_listener(
     }
 }
 
+/// How long connecting the backend may take: its call `timeout`.
+fn init_limit(config: &BackendConfig) -> Duration {
+    match config {
+        BackendConfig::Libvirt(c) => c.call_timeout,
+        BackendConfig::Cpg(_) => plugins::backend::libvirt::DEFAULT_CALL_TIMEOUT,
+    }
+}
+
+/// Connects the backend off the runtime. A hypervisor that does not answer
+/// within the limit is an error — or, with `wait`, a warning while the same
+/// attempt goes on (no second connection piles up behind a hung one).
 async fn init_backend(config: &BackendConfig, wait: bool) -> Result<Arc<dyn Backend>> {
+    let limit = init_limit(config);
     loop {
-        let attempt = {
+        let mut attempt = {
             let config = config.clone();
-            tokio::task::spawn_blocking(move || build_backend(&config)).await?
+            tokio::task::spawn_blocking(move || build_backend(&config))
         };
-        match attempt {
+        let result = loop {
+            match tokio::time::timeout(limit, &mut attempt).await {
+                Ok(joined) => break joined?,
+                Err(_) if wait => {
+                    tracing::warn!("{} backend: no answer within {} s; still waiting", config.name(), limit.as_secs())
+                }
+                Err(_) => {
+                    bail!("{} backend failed to initialize: no answer within {} s", config.name(), limit.as_secs())
+                }
+            }
+        };
+        match result {
             Ok(b) => return Ok(b),
             Err(e) if wait => {
                 tracing::warn!("{e:#}; retrying in {} s", INIT_RETRY.as_secs());
@@ -118,7 +165,14 @@ async fn init_backend(config: &BackendConfig, wait: bool) -> Result<Arc<dyn Back
 
 /// Runs the daemon until SIGTERM or SIGINT, with the listener's
 /// credentials already loaded by [`load_auth`].
-pub async fn serve(config: DaemonConfig, config_path: PathBuf, wait: bool, initial_auth: ListenerAuth) -> Result<()> {
+/// `allow_insecure` (`--allow-insecure-permissions`) holds for reloads too.
+pub async fn serve(
+    config: DaemonConfig,
+    config_path: PathBuf,
+    wait: bool,
+    allow_insecure: bool,
+    initial_auth: ListenerAuth,
+) -> Result<()> {
     let backend = init_backend(&config.backend, wait).await?;
     let auth: SharedAuth = Arc::new(RwLock::new(Arc::new(initial_auth)));
     let stats = Arc::new(ListenerStats::default());
@@ -150,7 +204,7 @@ pub async fn serve(config: DaemonConfig, config_path: PathBuf, wait: bool, initi
         tokio::select! {
             _ = term.recv() => { tracing::info!("SIGTERM: stopping"); break; }
             _ = int.recv() => { tracing::info!("SIGINT: stopping"); break; }
-            _ = hup.recv() => reload(&config_path, &mut current, &auth, &dispatcher),
+            _ = hup.recv() => reload(&config_path, allow_insecure, &mut current, &auth, &dispatcher).await,
         }
     }
     serving.abort();
@@ -171,51 +225,67 @@ pub async fn serve(config: DaemonConfig, config_path: PathBuf, wait: bool, initi
     Ok(())
 }
 
-/// SIGHUP: re-read config and key; swap credentials and permissions.
-/// Changes that need new sockets or connections are reported, not applied.
-fn reload(path: &Path, current: &mut DaemonConfig, auth: &SharedAuth, dispatcher: &Dispatcher) {
-    let (fresh, warnings) = match DaemonConfig::load(path) {
-        Ok(x) => x,
-        Err(e) => {
-            tracing::error!("SIGHUP: keeping the running configuration: {e}");
-            return;
-        }
+/// What a reload read.
+struct Reread {
+    fresh: DaemonConfig,
+    warnings: Vec<Warning>,
+    auth: ListenerAuth,
+}
+
+/// Reads the configuration and the key as at start-up. Blocking: run it
+/// off the runtime.
+fn reread(path: &Path, allow_insecure: bool) -> Result<Reread> {
+    let (fresh, warnings) = DaemonConfig::load_trusted(path, allow_insecure)?;
+    let settings =
+        fresh.listener.auth().ok_or_else(|| anyhow!("listener {} is not built in", fresh.listener.name()))?;
+    let auth = load_auth(settings, path, allow_insecure)?;
+    Ok(Reread { fresh, warnings, auth })
+}
+
+/// SIGHUP: re-read config and key off the runtime, within [`RELOAD_LIMIT`];
+/// swap credentials and permissions. Every other change is named as needing
+/// a restart, and the running value kept.
+async fn reload(
+    path: &Path,
+    allow_insecure: bool,
+    current: &mut DaemonConfig,
+    auth: &SharedAuth,
+    dispatcher: &Dispatcher,
+) {
+    let reading = {
+        let path = path.to_path_buf();
+        tokio::task::spawn_blocking(move || reread(&path, allow_insecure))
     };
-    for w in warnings {
-        tracing::warn!("{w}");
-    }
-    let Some(settings) = fresh.listener.auth() else {
-        tracing::error!(
-            "SIGHUP: keeping the running configuration: listener {} is not built in",
-            fresh.listener.name()
-        );
-        return;
-    };
-    let new_auth = match load_auth(settings, path) {
-        Ok(a) => a,
-        Err(e) => {
+    let read = match tokio::time::timeout(RELOAD_LIMIT, reading).await {
+        Ok(Ok(Ok(read))) => read,
+        Ok(Ok(Err(e))) => {
             tracing::error!("SIGHUP: keeping the running configuration: {e:#}");
             return;
         }
+        Ok(Err(e)) => {
+            tracing::error!("SIGHUP: keeping the running configuration: reading failed: {e}");
+            return;
+        }
+        Err(_) => {
+            tracing::error!(
+                "SIGHUP: keeping the running configuration: reading {} and its key took longer than {} s",
+                path.display(),
+                RELOAD_LIMIT.as_secs()
+            );
+            return;
+        }
     };
-    *auth.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(new_auth);
-    dispatcher.set_permissions(permission_map(&fresh.groups));
-    if std::mem::discriminant(&fresh.listener) != std::mem::discriminant(&current.listener)
-        || strip_auth(&fresh.listener) != strip_auth(&current.listener)
-    {
-        tracing::warn!("SIGHUP: listener address/port changes take effect after a restart");
+    for w in read.warnings {
+        tracing::warn!("{w}");
     }
-    if fresh.backend != current.backend {
-        tracing::warn!("SIGHUP: backend changes take effect after a restart");
+    *auth.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(read.auth);
+    dispatcher.set_permissions(permission_map(&read.fresh.groups));
+    for setting in reload::restart_needed(current, &read.fresh) {
+        tracing::error!(
+            "SIGHUP: {setting} changed in {}: this setting needs a restart; still running with the old value",
+            path.display()
+        );
     }
-    tracing::info!("SIGHUP: reloaded key and {} group(s) from {}", fresh.groups.len(), path.display());
-    *current = fresh;
-}
-
-fn strip_auth(listener: &ListenerConfig) -> String {
-    match listener {
-        ListenerConfig::Multicast(m) => format!("{}:{}:{:?}", m.address, m.port, m.interface),
-        ListenerConfig::Tcp(t) => format!("{}:{}", t.address, t.port),
-        other => other.name().to_string(),
-    }
+    tracing::info!("SIGHUP: reloaded key and {} group(s) from {}", read.fresh.groups.len(), path.display());
+    *current = reload::applied(current, &read.fresh);
 }

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::fs::{self, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use rand::RngCore;
@@ -59,10 +59,15 @@ impl Key {
     /// Reads a key file. A missing, unreadable or empty file is an error
     /// naming the path; bytes past 4096 are ignored.
     pub fn read(path: &Path) -> Result<Self, KeyError> {
-        let unreadable = |source| KeyError::Unreadable { path: path.to_path_buf(), source };
-        let file = fs::File::open(path).map_err(unreadable)?;
+        let file = fs::File::open(path).map_err(|source| KeyError::Unreadable { path: path.to_path_buf(), source })?;
+        Self::read_from(file, path)
+    }
+
+    fn read_from(file: fs::File, path: &Path) -> Result<Self, KeyError> {
         let mut bytes = Vec::with_capacity(MAX_KEY_LEN);
-        file.take(MAX_KEY_LEN as u64).read_to_end(&mut bytes).map_err(unreadable)?;
+        file.take(MAX_KEY_LEN as u64)
+            .read_to_end(&mut bytes)
+            .map_err(|source| KeyError::Unreadable { path: path.to_path_buf(), source })?;
         if bytes.is_empty() {
             return Err(KeyError::Empty { path: path.to_path_buf() });
         }
@@ -123,31 +128,107 @@ pub fn generate_key_file(path: &Path, len: usize, force: bool) -> Result<Key, Ke
     Ok(Key(bytes))
 }
 
-/// Findings of `fence_virt_key check`.
+/// Opens `path` for reading as a daemon must open its secrets and its
+/// configuration: never through a symbolic link (`O_NOFOLLOW`) and never
+/// waiting (`O_NONBLOCK`: a FIFO is refused, not read); only a regular file
+/// is accepted. Errors say what the path is instead.
+pub fn open_regular(path: &Path) -> io::Result<(fs::File, fs::Metadata)> {
+    use nix::libc;
+    let file = OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(path).map_err(
+        |e| match e.raw_os_error() {
+            Some(libc::ELOOP) => io::Error::other("it is a symbolic link; name the file itself"),
+            _ => e,
+        },
+    )?;
+    let meta = file.metadata()?;
+    let kind = meta.file_type();
+    if !kind.is_file() {
+        let what = if kind.is_fifo() {
+            "a FIFO"
+        } else if kind.is_dir() {
+            "a directory"
+        } else if kind.is_socket() {
+            "a socket"
+        } else {
+            "a device"
+        };
+        return Err(io::Error::other(format!("it is not a regular file but {what}")));
+    }
+    Ok((file, meta))
+}
+
+/// Who may see or change a file the daemon trusts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileRule {
+    /// A secret: readable and writable by its owner only (0600).
+    Secret,
+    /// A configuration: writable by its owner only.
+    Config,
+}
+
+/// One fail-closed finding about a file's owner or mode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileProblem {
+    /// What is wrong, e.g. "readable or writable by group or others (mode 0644)".
+    pub finding: String,
+    /// The command that fixes it, e.g. "chmod 600 /etc/cluster/fence_xvm.key".
+    pub fix: String,
+}
+
+/// The owner and mode findings for a file under `rule`: the owner must be
+/// root or the effective user of this process; a secret must not be open
+/// to group or others at all, a configuration not writable by them.
+pub fn file_problems(path: &Path, meta: &fs::Metadata, rule: FileRule) -> Vec<FileProblem> {
+    let mut problems = Vec::new();
+    let mode = meta.permissions().mode() & 0o7777;
+    let (forbidden, finding, fix) = match rule {
+        FileRule::Secret => (0o077, "readable or writable by group or others", "chmod 600"),
+        FileRule::Config => (0o022, "writable by group or others", "chmod go-w"),
+    };
+    if mode & forbidden != 0 {
+        problems.push(FileProblem {
+            finding: format!("{finding} (mode {mode:04o})"),
+            fix: format!("{fix} {}", path.display()),
+        });
+    }
+    let me = nix::unistd::geteuid().as_raw();
+    let owner = meta.uid();
+    if owner != 0 && owner != me {
+        problems.push(FileProblem {
+            finding: format!("owned by uid {owner}, not by root or by this process's uid {me}"),
+            fix: format!("chown root {}", path.display()),
+        });
+    }
+    problems
+}
+
+/// Findings of `fence_virt_key check`; the daemon applies the same rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckReport {
     /// Key length in bytes.
     pub len: usize,
     /// Permission bits of the file.
     pub mode: u32,
-    /// Warnings; empty when the file is fine.
+    /// Owner or mode problems, one line each ("PATH is …; run: …"): the
+    /// daemon refuses such a key unless told to accept it.
+    pub problems: Vec<String>,
+    /// Weaknesses that do not stop the daemon (a short key).
     pub warnings: Vec<String>,
 }
 
 impl CheckReport {
-    /// Reads the key at `path` and reports weak permissions or length.
+    /// Reads the key at `path` (a regular file, not through a symbolic
+    /// link) and reports its owner, mode and length problems.
     pub fn for_file(path: &Path) -> Result<(Key, CheckReport), KeyError> {
-        let key = Key::read(path)?;
-        let meta = fs::metadata(path).map_err(|source| KeyError::Unreadable { path: path.to_path_buf(), source })?;
+        let (file, meta) =
+            open_regular(path).map_err(|source| KeyError::Unreadable { path: path.to_path_buf(), source })?;
+        let key = Key::read_from(file, path)?;
         let mode = meta.permissions().mode() & 0o7777;
+        let problems = file_problems(path, &meta, FileRule::Secret)
+            .into_iter()
+            .map(|p| format!("{} is {}; run: {}", path.display(), p.finding, p.fix))
+            .collect();
         let mut warnings = Vec::new();
-        if mode & 0o077 != 0 {
-            warnings.push(format!(
-                "{} is readable or writable by group or others (mode {mode:04o}); run: chmod 600 {}",
-                path.display(),
-                path.display()
-            ));
-        }
         if key.len() < MIN_RECOMMENDED_KEY_LEN {
             warnings.push(format!(
                 "{} holds only {} bytes; use at least {MIN_RECOMMENDED_KEY_LEN} (fence_virt_key generate makes {DEFAULT_GENERATED_KEY_LEN})",
@@ -156,7 +237,7 @@ impl CheckReport {
             ));
         }
         let len = key.len();
-        Ok((key, CheckReport { len, mode, warnings }))
+        Ok((key, CheckReport { len, mode, problems, warnings }))
     }
 }
 
@@ -221,9 +302,27 @@ mod tests {
         fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
         let (_, report) = CheckReport::for_file(&p).unwrap();
         assert_eq!(report.mode, 0o644);
-        assert_eq!(report.warnings.len(), 2, "{:?}", report.warnings);
+        assert_eq!(report.warnings.len(), 1, "{:?}", report.warnings);
+        let chmod = format!("run: chmod 600 {}", p.display());
+        assert!(report.problems.len() == 1 && report.problems[0].ends_with(&chmod), "{:?}", report.problems);
         fs::write(&p, [1u8; 64]).unwrap();
         fs::set_permissions(&p, fs::Permissions::from_mode(0o600)).unwrap();
-        assert!(CheckReport::for_file(&p).unwrap().1.warnings.is_empty());
+        let (_, report) = CheckReport::for_file(&p).unwrap();
+        assert!(report.warnings.is_empty() && report.problems.is_empty(), "{report:?}");
+    }
+
+    #[test]
+    fn check_refuses_symlinks_and_fifos_without_waiting() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real");
+        fs::write(&real, [1u8; 64]).unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let err = CheckReport::for_file(&link).unwrap_err().to_string();
+        assert!(err.contains("link") && err.contains("symbolic link"), "{err}");
+        let fifo = dir.path().join("fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        let err = CheckReport::for_file(&fifo).unwrap_err().to_string();
+        assert!(err.contains("fifo") && err.contains("not a regular file but a FIFO"), "{err}");
     }
 }

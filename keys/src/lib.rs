@@ -11,6 +11,6 @@ mod keyfile;
 
 pub use algorithm::{constant_time_eq, HashAlgorithm, ParseAlgorithmError, PreparedKey, PADDED_DIGEST_LEN};
 pub use keyfile::{
-    generate_key_file, CheckReport, Key, KeyError, DEFAULT_GENERATED_KEY_LEN, DEFAULT_KEY_FILE, MAX_KEY_LEN,
-    MIN_RECOMMENDED_KEY_LEN,
+    file_problems, generate_key_file, open_regular, CheckReport, FileProblem, FileRule, Key, KeyError,
+    DEFAULT_GENERATED_KEY_LEN, DEFAULT_KEY_FILE, MAX_KEY_LEN, MIN_RECOMMENDED_KEY_LEN,
 };

@@ -1,7 +1,7 @@
 //! `backends/*` sections (libvirt, cpg) and the `groups` static maps.
 
 use super::error::ConfigError;
-use super::fields::{Ctx, Reader};
+use super::fields::{integer, Ctx, Reader};
 use super::tree::{ConfigTree, Value};
 
 /// The backend kinds `fence_virtd/backend` may name.
@@ -17,6 +17,10 @@ pub struct LibvirtConfig {
     pub uris: Vec<String>,
     /// `reboot_method`: cycle (default) or reset.
     pub reboot_method: RebootMethod,
+    /// `timeout` (our extension): seconds a libvirt call (lookup, off,
+    /// status, monitor, list) may take before the request fails with
+    /// "backend did not answer"; default 30, 1 to 3600.
+    pub call_timeout: std::time::Duration,
 }
 
 /// How the cpg backend names domains.
@@ -125,7 +129,19 @@ fn read_libvirt(ctx: &mut Ctx<'_>, r: &Reader<'_>) -> Result<LibvirtConfig, Conf
             Err("unknown reboot method (expected cycle or reset)".to_string())
         }
     })?;
-    Ok(LibvirtConfig { uris, reboot_method: reboot_method.unwrap_or_default() })
+    let call_timeout = r.parse(ctx, "timeout", |s| {
+        integer(s)
+            .ok()
+            .and_then(|n| u64::try_from(n).ok())
+            .filter(|n| (1..=3600).contains(n))
+            .map(std::time::Duration::from_secs)
+            .ok_or_else(|| "not a timeout in seconds (1 to 3600)".to_string())
+    })?;
+    Ok(LibvirtConfig {
+        uris,
+        reboot_method: reboot_method.unwrap_or_default(),
+        call_timeout: call_timeout.unwrap_or(plugins::backend::libvirt::DEFAULT_CALL_TIMEOUT),
+    })
 }
 
 fn read_cpg(ctx: &mut Ctx<'_>, tree: &ConfigTree, r: &Reader<'_>) -> Result<CpgConfig, ConfigError> {

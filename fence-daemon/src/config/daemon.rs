@@ -40,6 +40,31 @@ impl DaemonConfig {
         Self::from_tree(ConfigTree::parse(&bytes, path)?, path)
     }
 
+    /// Reads the configuration as the daemon must: a regular file, opened
+    /// without following a symbolic link and without waiting on a FIFO, not
+    /// writable by group or others and owned by root or this process's
+    /// user. With `allow_insecure` the owner and mode findings are returned
+    /// as warnings instead of refusing the file.
+    pub fn load_trusted(path: &Path, allow_insecure: bool) -> Result<(Self, Vec<Warning>), ConfigError> {
+        use std::io::Read;
+        let (mut file, meta) = keys::open_regular(path).map_err(|e| ConfigError::io(path, &e))?;
+        let mut findings = Vec::new();
+        for problem in keys::file_problems(path, &meta, keys::FileRule::Config) {
+            let text = format!("{}; run: {}", problem.finding, problem.fix);
+            if !allow_insecure {
+                let kind = ConfigErrorKind::Io(std::io::ErrorKind::PermissionDenied);
+                let message = format!("{text}, or start fence_virtd with --allow-insecure-permissions");
+                return Err(ConfigError::new(kind, path, None, None, message));
+            }
+            findings.push(Warning::new(path, None, format!("{text} (accepted: --allow-insecure-permissions)")));
+        }
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).map_err(|e| ConfigError::io(path, &e))?;
+        let (config, warnings) = Self::from_tree(ConfigTree::parse(&bytes, path)?, path)?;
+        findings.extend(warnings);
+        Ok((config, findings))
+    }
+
     /// Parses and validates configuration text; `path` names it in messages.
     pub fn from_str(text: &str, path: &Path) -> Result<(Self, Vec<Warning>), ConfigError> {
         Self::from_tree(ConfigTree::parse(text.as_bytes(), path)?, path)
@@ -159,7 +184,11 @@ fn check_known_keys(ctx: &mut Ctx<'_>, tree: &ConfigTree) {
         ("backends", KeyCheck { sections: &BACKEND_NAMES, ..KeyCheck::default() }),
         (
             "backends/libvirt",
-            KeyCheck { keys: &["uri", "reboot_method"], key_pattern: is_numbered_uri, ..KeyCheck::default() },
+            KeyCheck {
+                keys: &["uri", "reboot_method", "timeout"],
+                key_pattern: is_numbered_uri,
+                ..KeyCheck::default()
+            },
         ),
         ("backends/cpg", KeyCheck { keys: &["uri", "name_mode"], key_pattern: is_numbered_uri, ..KeyCheck::default() }),
         ("groups", KeyCheck { sections: &["group"], repeatable_sections: &["group"], ..KeyCheck::default() }),

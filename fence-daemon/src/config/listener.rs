@@ -143,6 +143,16 @@ impl ListenerConfig {
         }
     }
 
+    /// Key and algorithms, to change them (a reload).
+    pub fn auth_mut(&mut self) -> Option<&mut AuthSettings> {
+        match self {
+            ListenerConfig::Multicast(c) => Some(&mut c.auth),
+            ListenerConfig::Tcp(c) => Some(&mut c.auth),
+            ListenerConfig::Vsock(c) => Some(&mut c.auth),
+            ListenerConfig::Serial(_) => None,
+        }
+    }
+
     /// Reads the section of listener `name` (one of [`LISTENER_NAMES`],
     /// case ignored); `None` for any other name.
     pub(crate) fn read(ctx: &Ctx<'_>, tree: &ConfigTree, name: &str) -> Option<Result<Self, ConfigError>> {

@@ -14,6 +14,7 @@ mod fields;
 mod lexer;
 mod listener;
 mod parser;
+pub mod reload;
 mod tree;
 
 pub use backend::{BackendConfig, CpgConfig, GroupConfig, LibvirtConfig, NameMode, RebootMethod, BACKEND_NAMES};

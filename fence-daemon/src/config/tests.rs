@@ -251,6 +251,17 @@ fn reboot_method() {
 }
 
 #[test]
+fn libvirt_call_timeout() {
+    let text = |t: &str| with(&format!("backends {{ libvirt {{ uri = \"test:///default\"; timeout = \"{t}\"; }} }}"));
+    assert_eq!(libvirt(&ok(&text("2"))).call_timeout, std::time::Duration::from_secs(2));
+    let default = with("backends { libvirt { uri = \"test:///default\"; } }");
+    assert_eq!(libvirt(&ok(&default)).call_timeout, std::time::Duration::from_secs(30));
+    for bad in ["0", "3601", "-1", "2s"] {
+        assert!(err(&text(bad)).contains(&format!("backends/libvirt/timeout = \"{bad}\": not a timeout")), "{bad}");
+    }
+}
+
+#[test]
 fn last_value_and_last_section_win() {
     let m = ok(&with(
         "listeners {\n multicast { port = \"1\"; key_file = \"/k1\"; }\n multicast { port = \"2\"; port = \"3\"; }\n}",

@@ -34,8 +34,9 @@ enum Command {
         #[arg(default_value = DEFAULT_KEY_FILE)]
         path: PathBuf,
     },
-    /// Check that the key is readable, long enough and not readable by others.
-    /// Exits 1 when there is a warning.
+    /// Check the key as fence_virtd does: a regular file (no symlink),
+    /// owned by root or the current user, mode 0600, long enough.
+    /// Exits 1 when anything is wrong.
     Check {
         /// Key file to check.
         #[arg(default_value = DEFAULT_KEY_FILE)]
@@ -55,11 +56,14 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }),
         Command::Check { path } => CheckReport::for_file(&path).map(|(key, report)| {
+            for problem in &report.problems {
+                eprintln!("fence_virt_key: error: {problem} (fence_virtd refuses this key)");
+            }
             for warning in &report.warnings {
                 eprintln!("fence_virt_key: warning: {warning}");
             }
             println!("{}: {} bytes, mode {:04o}, {}", path.display(), report.len, report.mode, key.fingerprint());
-            if report.warnings.is_empty() {
+            if report.warnings.is_empty() && report.problems.is_empty() {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE

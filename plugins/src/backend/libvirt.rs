@@ -1,11 +1,14 @@
 //! The libvirt backend, through the `virt` crate.
 //!
-//! Connections are opened once, shared by all blocking worker threads
-//! (libvirt connections are thread-safe), and reopened when a call finds a
-//! connection dead (e.g. libvirtd restarted); the call is then retried once
-//! so the request is not lost.
+//! Connections are opened once and used only by the backend's own worker
+//! threads ([`Workers`]: a fixed number, behind a bounded queue); they are
+//! reopened when a call finds a connection dead (e.g. libvirtd restarted),
+//! and the call is then retried once so the request is not lost. Every call
+//! has a deadline for its answer: a libvirtd that stops answering costs one
+//! worker per hung call, and the caller gets [`BackendError::NoAnswer`] in
+//! time.
 
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
@@ -15,7 +18,15 @@ use virt::domain::Domain;
 use virt::error::ErrorNumber;
 use virt::sys;
 
+use super::workers::{CallError, Workers};
 use super::{Backend, BackendError, DomainId, Power, RebootMethod};
+
+/// Default of `backends/libvirt/timeout`.
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// Threads that talk to libvirt: at most this many calls hang at once.
+const WORKER_THREADS: usize = 4;
+/// Calls waiting for a worker, at most; more are refused at once.
+const QUEUE_LEN: usize = 64;
 
 /// Backend settings from `backends/libvirt`.
 #[derive(Debug, Clone)]
@@ -24,10 +35,21 @@ pub struct LibvirtConfig {
     pub uris: Vec<String>,
     /// `reboot_method` (our extension).
     pub reboot_method: RebootMethod,
+    /// `timeout` (our extension): how long lookup, off, status, monitor and
+    /// list may wait for libvirt. `on` and `reboot` wait until the deadline
+    /// the caller gives.
+    pub call_timeout: Duration,
 }
 
 /// libvirt domains on one or more hypervisor connections.
 pub struct LibvirtBackend {
+    hypervisors: Arc<Hypervisors>,
+    workers: Workers,
+    call_timeout: Duration,
+}
+
+/// The connections, used only on the worker threads.
+struct Hypervisors {
     config: LibvirtConfig,
     connections: RwLock<Vec<Connect>>,
 }
@@ -65,10 +87,52 @@ fn raw_state(dom: &Domain) -> Option<u32> {
 impl LibvirtBackend {
     /// Opens every configured URI. Fails only if none can be opened.
     pub fn connect(config: LibvirtConfig) -> Result<Self, BackendError> {
-        let connections = Self::open_all(&config.uris)?;
-        Ok(LibvirtBackend { config, connections: RwLock::new(connections) })
+        let connections = Hypervisors::open_all(&config.uris)?;
+        let workers = Workers::new("libvirt", WORKER_THREADS, QUEUE_LEN)
+            .map_err(|e| BackendError::Unavailable(format!("cannot start the libvirt worker threads: {e}")))?;
+        let call_timeout = config.call_timeout;
+        Ok(LibvirtBackend {
+            hypervisors: Arc::new(Hypervisors { config, connections: RwLock::new(connections) }),
+            workers,
+            call_timeout,
+        })
     }
 
+    /// Runs `f` on a worker, waiting for its answer until `deadline`.
+    fn call<T: Send + 'static>(
+        &self,
+        operation: &'static str,
+        target: &str,
+        deadline: Instant,
+        f: impl FnOnce(&Hypervisors) -> Result<T, BackendError> + Send + 'static,
+    ) -> Result<T, BackendError> {
+        let hypervisors = self.hypervisors.clone();
+        let limit = deadline.saturating_duration_since(Instant::now());
+        match self.workers.call(deadline, move || f(&hypervisors)) {
+            Ok(result) => result,
+            Err(CallError::NoAnswer) => Err(BackendError::NoAnswer {
+                operation,
+                target: target.to_string(),
+                limit_secs: limit.as_secs_f64().round() as u64,
+            }),
+            Err(CallError::Busy) => Err(BackendError::Unavailable(format!(
+                "{operation} of '{target}' refused: all {WORKER_THREADS} libvirt threads are busy and {QUEUE_LEN} calls wait"
+            ))),
+        }
+    }
+
+    /// A call with the configured `timeout`.
+    fn quick<T: Send + 'static>(
+        &self,
+        operation: &'static str,
+        target: &str,
+        f: impl FnOnce(&Hypervisors) -> Result<T, BackendError> + Send + 'static,
+    ) -> Result<T, BackendError> {
+        self.call(operation, target, Instant::now() + self.call_timeout, f)
+    }
+}
+
+impl Hypervisors {
     fn open_all(uris: &[String]) -> Result<Vec<Connect>, BackendError> {
         let mut opened = Vec::new();
         let mut errors = Vec::new();
@@ -186,6 +250,41 @@ impl Backend for LibvirtBackend {
     }
 
     fn lookup(&self, domain: &str) -> Result<DomainId, BackendError> {
+        let d = domain.to_string();
+        self.quick("lookup", domain, move |h| h.lookup(&d))
+    }
+
+    fn off(&self, domain: &str) -> Result<(), BackendError> {
+        let d = domain.to_string();
+        self.quick("off", domain, move |h| h.off(&d))
+    }
+
+    fn on(&self, domain: &str, deadline: Instant) -> Result<(), BackendError> {
+        let d = domain.to_string();
+        self.call("on", domain, deadline, move |h| h.on(&d, deadline))
+    }
+
+    fn reboot(&self, domain: &str, deadline: Instant) -> Result<(), BackendError> {
+        let d = domain.to_string();
+        self.call("reboot", domain, deadline, move |h| h.reboot(&d, deadline))
+    }
+
+    fn status(&self, domain: &str) -> Result<Power, BackendError> {
+        let d = domain.to_string();
+        self.quick("status", domain, move |h| h.status(&d))
+    }
+
+    fn devstatus(&self) -> Result<(), BackendError> {
+        self.quick("monitor", "libvirt", Hypervisors::devstatus)
+    }
+
+    fn host_list(&self) -> Result<Vec<HostRecord>, BackendError> {
+        self.quick("list", "all domains", Hypervisors::host_list)
+    }
+}
+
+impl Hypervisors {
+    fn lookup(&self, domain: &str) -> Result<DomainId, BackendError> {
         self.with_retry(|conns| {
             let (_, dom) = Self::find(conns, domain)?;
             let name = dom.name().map_err(|e| failed("lookup", domain, e))?;
@@ -279,6 +378,7 @@ mod tests {
         LibvirtBackend::connect(LibvirtConfig {
             uris: vec!["test:///default".into()],
             reboot_method: RebootMethod::Cycle,
+            call_timeout: DEFAULT_CALL_TIMEOUT,
         })
         .expect("the libvirt test driver is built into libvirt")
     }
@@ -307,6 +407,7 @@ mod tests {
         let reset = LibvirtBackend::connect(LibvirtConfig {
             uris: vec!["test:///default".into()],
             reboot_method: RebootMethod::Reset,
+            call_timeout: DEFAULT_CALL_TIMEOUT,
         })
         .unwrap();
         reset.reboot("test", deadline()).unwrap();
@@ -327,6 +428,7 @@ mod tests {
         let err = LibvirtBackend::connect(LibvirtConfig {
             uris: vec!["test:///nonexistent/file.xml".into()],
             reboot_method: RebootMethod::Cycle,
+            call_timeout: DEFAULT_CALL_TIMEOUT,
         })
         .err()
         .expect("must fail");

@@ -1,9 +1,13 @@
 //! The backend trait: the thing that actually powers domains off and on.
 //!
-//! Backend calls block (libvirt is a blocking C library); the dispatcher
-//! runs them on tokio's blocking pool and serializes calls per domain.
+//! Backend calls block (libvirt is a blocking C library). Each backend
+//! answers every call within a deadline even when its hypervisor hangs (the
+//! libvirt backend runs calls on its own bounded [`workers`]); the
+//! dispatcher runs them on tokio's blocking pool, with a deadline of its
+//! own, and serializes calls per domain.
 
 pub mod libvirt;
+pub mod workers;
 
 use std::time::Instant;
 
@@ -45,6 +49,17 @@ pub enum BackendError {
         domain: String,
         /// The hypervisor's message.
         message: String,
+    },
+    /// The hypervisor did not answer before the call's deadline (e.g.
+    /// libvirtd is stopped); the call may still complete later.
+    #[error("{operation} of '{target}': backend did not answer within {limit_secs} s")]
+    NoAnswer {
+        /// What was attempted.
+        operation: &'static str,
+        /// Which domain (or what else).
+        target: String,
+        /// How long the caller waited, in whole seconds.
+        limit_secs: u64,
     },
     /// The domain did not reach the expected state before the deadline.
     #[error("{operation} of '{domain}' did not complete before the deadline")]
