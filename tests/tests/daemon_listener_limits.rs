@@ -362,17 +362,29 @@ fn network_provoked_warnings_are_rate_limited_and_counted() {
     let (conf, _) = write_conf(dir.path(), "multicast", "");
     let daemon = spawn_our_daemon(&ns, &conf, dir.path());
     let mut seqno = 3000;
+    let mut round = 0u8;
+    // Every failure comes from its own address: the daemon backs off
+    // from a callback address whose callbacks failed.
+    let send_from = |from: &str, datagram: &[u8]| {
+        ns.enter(|| {
+            let s = UdpSocket::bind((from, 0)).unwrap();
+            s.send_to(datagram, "225.0.0.12:1229").unwrap();
+        })
+    };
     let mut provoke = |rounds: u32| {
         for _ in 0..rounds {
+            round += 1;
             // A callback port that refuses (a distinct one each time).
-            let (closed, closed_cb) = callback_listener(&ns, "127.0.0.1");
+            let refusing = format!("127.0.1.{round}");
+            let (closed, closed_cb) = callback_listener(&ns, &refusing);
             drop(closed);
             seqno += 1;
-            send_multicast(&ns, &[&signed(Operation::Status, closed_cb, seqno)]);
+            send_from(&refusing, &signed(Operation::Status, closed_cb, seqno));
             // A callback that answers the challenge wrongly.
-            let (liar, liar_cb) = callback_listener(&ns, "127.0.0.1");
+            let lying = format!("127.0.2.{round}");
+            let (liar, liar_cb) = callback_listener(&ns, &lying);
             seqno += 1;
-            send_multicast(&ns, &[&signed(Operation::Status, liar_cb, seqno)]);
+            send_from(&lying, &signed(Operation::Status, liar_cb, seqno));
             let mut conn = accept_within(&liar, Duration::from_secs(5)).expect("callback to the liar");
             conn.set_nonblocking(false).unwrap();
             conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
