@@ -57,10 +57,14 @@ fn attacker_connect(ns: &Netns, client: &mut Guard) -> TcpStream {
     stream
 }
 
-/// Reads until the client closes the connection; true when it did.
+/// Reads until the client closes (or resets) the connection; true when it
+/// did, false when it kept the connection open for 10 s.
 fn closed_by_client(stream: &mut TcpStream) -> bool {
     let mut sink = Vec::new();
-    stream.read_to_end(&mut sink).is_ok()
+    match stream.read_to_end(&mut sink) {
+        Ok(_) => true,
+        Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+    }
 }
 
 fn client_result(client: &mut Guard) -> (i32, String) {
