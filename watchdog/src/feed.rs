@@ -254,11 +254,16 @@ mod tests {
             let (server, board) = (server.clone(), board.clone());
             std::thread::spawn(move || server.serve(&board));
         }
-        std::thread::sleep(Duration::from_millis(10));
+        // Datagrams are read in order: once the second feed of `heartbeat`
+        // counted, the stranger's (sent between) was read and dropped.
         feed(&path, "heartbeat").unwrap();
-        feed(&path, "stranger").unwrap();
         assert!(crate::wait_until(Duration::from_secs(5), || board.last_fed("heartbeat").unwrap() > start));
-        assert_eq!(board.last_fed("stranger"), None);
+        feed(&path, "stranger").unwrap();
+        let first = board.last_fed("heartbeat").unwrap();
+        feed(&path, "heartbeat").unwrap();
+        assert!(crate::wait_until(Duration::from_secs(5), || board.last_fed("heartbeat").unwrap() > first));
+        assert_eq!(board.last_fed("stranger"), None, "a name no check expects is not put on the board");
+        assert_eq!(board.unknown_feeds(), 1, "and it is counted");
     }
 
     #[test]

@@ -77,4 +77,16 @@ mod tests {
         std::fs::write(&path, "garbage\n").unwrap();
         assert!(check.run().unwrap_err().reason.ends_with("holds no pid: `garbage`"));
     }
+
+    #[test]
+    fn a_live_process_that_is_not_the_named_one_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        // init (pid 1) always runs; it is not the service this file names.
+        let path = dir.path().join("heartbeat.pid");
+        std::fs::write(&path, "1\n").unwrap();
+        let err = PidfileCheck::new(&path).run().unwrap_err();
+        assert!(err.reason.starts_with(&format!("process 1 from {} is ", path.display())), "{err:?}");
+        assert!(err.reason.contains("not `heartbeat`"), "{err:?}");
+        assert_eq!(err.code, Errno::ESRCH as i32);
+    }
 }
