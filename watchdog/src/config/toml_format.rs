@@ -19,7 +19,9 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::values::{CommandLine, FeederName, LoadLimit, Mib, NonNegative, Positive, Priority};
+use super::values::{
+    CommandLine, FeederName, FeederUser, LoadLimit, Mib, NonNegative, Positive, Priority, ProcessName,
+};
 use super::{CheckKind, CheckSpec, Config, ConfigError, NowayoutPolicy, Origin, DEFAULT_COMMAND_TIMEOUT};
 
 #[derive(Deserialize, Default)]
@@ -81,8 +83,14 @@ macro_rules! check_table {
     };
 }
 
-check_table!(PidfileCheck { path: PathBuf });
-check_table!(FeederCheck { name: FeederName });
+check_table!(PidfileCheck {
+    path: PathBuf,
+    process: Option<ProcessName>,
+});
+check_table!(FeederCheck {
+    name: FeederName,
+    user: Option<FeederUser>,
+});
 check_table!(PingCheck {
     target: IpAddr,
     timeout: Option<Positive>,
@@ -184,11 +192,16 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
     };
     for c in file.pidfile {
         let (span, c) = (c.span(), c.into_inner());
-        b.push(span, CheckKind::Pidfile { path: c.path }, c.interval, c.grace);
+        let kind = match c.process {
+            Some(process) => CheckKind::Pidfile { path: c.path, process: process.0 },
+            None => CheckKind::pidfile(c.path),
+        };
+        b.push(span, kind, c.interval, c.grace);
     }
     for c in file.feeder {
         let (span, c) = (c.span(), c.into_inner());
-        b.push(span, CheckKind::Feeder { name: c.name.0 }, c.interval, c.grace);
+        let uid = c.user.map_or(0, |u| u.0);
+        b.push(span, CheckKind::Feeder { name: c.name.0, uid }, c.interval, c.grace);
     }
     for c in file.ping {
         let (span, c) = (c.span(), c.into_inner());
