@@ -9,7 +9,6 @@
 use std::collections::HashMap;
 use std::io::{self, IoSliceMut};
 use std::os::fd::AsRawFd;
-use std::os::linux::net::SocketAddrExt;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
@@ -148,17 +147,29 @@ impl Feeder {
     }
 
     /// Asks the service whether its feeds count: `hello NAME` from a socket
-    /// with an (abstract) address, and waits up to `wait` for the answer.
-    /// `None` when none came: a service older than the `hello` request.
+    /// bound in the temporary directory (a file name, not an abstract one:
+    /// those do not reach across network namespaces), and waits up to
+    /// `wait` for the answer. `None` when none came: a service older than
+    /// the `hello` request.
     pub fn hello(&self, wait: Duration) -> Result<Option<Verdict>, FeedError> {
         static NEXT: AtomicU32 = AtomicU32::new(0);
-        let address = std::os::unix::net::SocketAddr::from_abstract_name(format!(
-            "fence-watchdog-hello.{}.{}",
+        let reply_path = std::env::temp_dir().join(format!(
+            ".fence-watchdog-hello.{}.{}",
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
-        ))
-        .map_err(|e| self.send_error(e))?;
-        let socket = UnixDatagram::bind_addr(&address).map_err(|e| self.send_error(e))?;
+        ));
+        // Left over by an earlier process with this pid: only a socket is removed.
+        if std::fs::symlink_metadata(&reply_path).is_ok_and(|m| m.file_type().is_socket()) {
+            let _ = std::fs::remove_file(&reply_path);
+        }
+        let socket = UnixDatagram::bind(&reply_path).map_err(|e| self.send_error(e))?;
+        struct Remove<'a>(&'a Path);
+        impl Drop for Remove<'_> {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_file(self.0);
+            }
+        }
+        let _remove = Remove(&reply_path);
         socket.set_read_timeout(Some(wait.max(Duration::from_millis(1)))).map_err(|e| self.send_error(e))?;
         socket.send_to(format!("hello {}\n", self.name).as_bytes(), &self.path).map_err(|e| self.send_error(e))?;
         let end = Instant::now() + wait;
