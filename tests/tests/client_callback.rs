@@ -108,11 +108,13 @@ fn bogus_callbacks_before_the_daemon_do_not_end_the_run() {
     assert!(closed_by_client(&mut bogus), "the client drops a connection that failed its challenge");
     // 2: connects and closes at once.
     drop(attacker_connect(&s.ns, &mut client));
-    // 3: connects and says nothing, held open while the daemon calls back.
-    let _stalled = attacker_connect(&s.ns, &mut client);
+    // 3: more silent connections than the client serves at once, held
+    // open while the daemon calls back.
+    let _stalled: Vec<TcpStream> = (0..12).map(|_| attacker_connect(&s.ns, &mut client)).collect();
 
     let daemon = start_daemon(&s);
     assert_fenced(&s, "sha256", &mut client, &daemon);
+    assert!(client.log().contains("were not the daemon and were dropped"), "the run says so: {}", client.log());
 }
 
 #[test]
