@@ -60,7 +60,10 @@ fn a_feed_from_a_user_not_configured_for_the_client_does_not_count() {
     let app_start = board.last_fed("app").unwrap();
 
     let out = feed_as(NOBODY, &socket, "heartbeat");
-    assert!(out.status.success(), "nobody reaches the socket: {out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("the feed of `heartbeat` through"), "{stderr}");
+    assert!(stderr.contains("does not count: the [[feeder]] check `heartbeat` is fed by another user"), "{stderr}");
     let out = feed_as(NOBODY, &socket, "app");
     assert!(out.status.success(), "{out:?}");
     // Datagrams are read in order: once nobody's `app` feed counted, its
