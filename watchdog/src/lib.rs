@@ -54,7 +54,8 @@
 //! # Ok::<(), watchdog::feed::FeedError>(())
 //! ```
 //!
-//! From a shell: `fence-watchdog feed heartbeat [--socket PATH]`.
+//! From a shell: `fence-watchdog feed heartbeat [--socket PATH]`; it exits 1,
+//! saying why, when the service answers that the feed does not count.
 
 pub mod checks;
 pub mod command;
