@@ -47,6 +47,7 @@ target = "127.0.0.1"
 grace = 3
 [[pidfile]]
 path = "/run/init.pid"
+process = "init"
 CONF
   start_service /etc/fw.toml
   avail=$(awk '/MemAvailable/ { print int($2 / 1024) }' /proc/meminfo)

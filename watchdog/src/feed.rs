@@ -6,13 +6,22 @@
 //! service side ([`FeedBoard`] records when each name was last fed,
 //! [`FeedServer`] receives).
 
-use std::collections::{HashMap, HashSet};
-use std::io;
+use std::collections::HashMap;
+use std::io::{self, IoSliceMut};
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::sys::socket::sockopt::PassCred;
+use nix::sys::socket::{recvmsg, sendto, setsockopt, ControlMessageOwned, MsgFlags, UnixAddr, UnixCredentials};
+use nix::sys::stat::{umask, Mode};
+
+use crate::warn_limit::WarnLimit;
 
 /// Longest client name.
 pub const MAX_NAME_LEN: usize = 64;
@@ -38,6 +47,9 @@ pub fn check_name(name: &str) -> Result<(), String> {
 pub enum Message {
     /// `feed NAME`: the client NAME is alive.
     Feed(String),
+    /// `hello NAME`: may the sender feed as NAME? Answered with a datagram
+    /// to the sender's address (see [`Verdict`]); counts as no feed.
+    Hello(String),
 }
 
 /// Parses a datagram: one message per line; blank lines are skipped.
@@ -50,11 +62,38 @@ pub fn parse(datagram: &[u8]) -> Vec<Result<Message, String>> {
             let mut words = line.split_ascii_whitespace();
             match (words.next(), words.next(), words.next()) {
                 (Some("feed"), Some(name), None) => check_name(name).map(|()| Message::Feed(name.to_string())),
-                (Some("feed"), _, _) => Err(format!("`{line}`: expected `feed NAME`")),
+                (Some("hello"), Some(name), None) => check_name(name).map(|()| Message::Hello(name.to_string())),
+                (Some(word @ ("feed" | "hello")), _, _) => Err(format!("`{line}`: expected `{word} NAME`")),
                 _ => Err(format!("`{line}`: unknown request")),
             }
         })
         .collect()
+}
+
+/// What the service makes of a feed (or a `hello`) from a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// The name is configured and the sender's uid may feed it.
+    Accepted,
+    /// No `[[feeder]]` check has that name.
+    Unknown,
+    /// The name is configured for another user.
+    Denied,
+}
+
+impl Verdict {
+    /// The word of the `hello` answer.
+    pub fn word(self) -> &'static str {
+        match self {
+            Verdict::Accepted => "ok",
+            Verdict::Unknown => "unknown",
+            Verdict::Denied => "denied",
+        }
+    }
+
+    fn from_word(word: &str) -> Option<Self> {
+        [Verdict::Accepted, Verdict::Unknown, Verdict::Denied].into_iter().find(|v| v.word() == word)
+    }
 }
 
 /// Why feeding failed.
@@ -97,14 +136,63 @@ impl Feeder {
         Ok(Feeder { socket, path, name: name.to_string(), message: format!("feed {name}\n").into_bytes() })
     }
 
+    fn send_error(&self, source: io::Error) -> FeedError {
+        FeedError::Send { name: self.name.clone(), socket: self.path.clone(), source }
+    }
+
     /// Sends one `feed NAME` datagram (never blocks for long: the service
     /// reads continuously, and a full queue is an error, not a wait).
     pub fn feed(&self) -> Result<(), FeedError> {
-        self.socket.send_to(&self.message, &self.path).map(drop).map_err(|source| FeedError::Send {
-            name: self.name.clone(),
-            socket: self.path.clone(),
-            source,
-        })
+        self.socket.send_to(&self.message, &self.path).map(drop).map_err(|e| self.send_error(e))
+    }
+
+    /// Asks the service whether its feeds count: `hello NAME` from a socket
+    /// bound in the temporary directory (a file name, not an abstract one:
+    /// those do not reach across network namespaces), and waits up to
+    /// `wait` for the answer. `None` when none came: a service older than
+    /// the `hello` request.
+    pub fn hello(&self, wait: Duration) -> Result<Option<Verdict>, FeedError> {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let reply_path = std::env::temp_dir().join(format!(
+            ".fence-watchdog-hello.{}.{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        // Left over by an earlier process with this pid: only a socket is removed.
+        if std::fs::symlink_metadata(&reply_path).is_ok_and(|m| m.file_type().is_socket()) {
+            let _ = std::fs::remove_file(&reply_path);
+        }
+        let socket = UnixDatagram::bind(&reply_path).map_err(|e| self.send_error(e))?;
+        struct Remove<'a>(&'a Path);
+        impl Drop for Remove<'_> {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_file(self.0);
+            }
+        }
+        let _remove = Remove(&reply_path);
+        socket.set_read_timeout(Some(wait.max(Duration::from_millis(1)))).map_err(|e| self.send_error(e))?;
+        socket.send_to(format!("hello {}\n", self.name).as_bytes(), &self.path).map_err(|e| self.send_error(e))?;
+        let end = Instant::now() + wait;
+        let mut buffer = [0u8; 128];
+        while Instant::now() < end {
+            match socket.recv(&mut buffer) {
+                Ok(n) => {
+                    let text = String::from_utf8_lossy(&buffer[..n]);
+                    let mut words = text.split_ascii_whitespace();
+                    if let (Some(word), Some(name)) = (words.next(), words.next()) {
+                        if name == self.name {
+                            if let Some(verdict) = Verdict::from_word(word) {
+                                return Ok(Some(verdict));
+                            }
+                        }
+                    }
+                }
+                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(self.send_error(e)),
+            }
+        }
+        Ok(None)
     }
 }
 
@@ -113,43 +201,102 @@ pub fn feed(path: impl AsRef<Path>, name: &str) -> Result<(), FeedError> {
     Feeder::new(path, name)?.feed()
 }
 
+#[derive(Debug)]
+struct Client {
+    uid: u32,
+    last: Instant,
+}
+
 /// When each configured client was last fed (service start counts as a
-/// feed, so a client has its grace to start).
+/// feed, so a client has its grace to start), and who may feed it.
 #[derive(Debug)]
 pub struct FeedBoard {
-    last: Mutex<HashMap<String, Instant>>,
-    unknown_seen: Mutex<HashSet<String>>,
+    clients: Mutex<HashMap<String, Client>>,
+    rejected: AtomicU64,
+    unknown: AtomicU64,
+    warn: Mutex<WarnLimit>,
 }
 
 impl FeedBoard {
-    /// A board for these client names, all fed now.
-    pub fn new<'a>(names: impl IntoIterator<Item = &'a str>) -> Arc<Self> {
+    /// A board for these clients (name, the uid that may feed it), all
+    /// fed now.
+    pub fn new<'a>(clients: impl IntoIterator<Item = (&'a str, u32)>) -> Arc<Self> {
         let now = Instant::now();
         Arc::new(FeedBoard {
-            last: Mutex::new(names.into_iter().map(|n| (n.to_string(), now)).collect()),
-            unknown_seen: Mutex::new(HashSet::new()),
+            clients: Mutex::new(
+                clients.into_iter().map(|(name, uid)| (name.to_string(), Client { uid, last: now })).collect(),
+            ),
+            rejected: AtomicU64::new(0),
+            unknown: AtomicU64::new(0),
+            warn: Mutex::new(WarnLimit::default()),
         })
     }
 
-    /// Records a feed; false (and a warning the first time) for a name
-    /// that no check expects.
-    pub fn fed(&self, name: &str) -> bool {
-        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(t) = last.get_mut(name) {
-            *t = Instant::now();
-            tracing::debug!("fed by {name}");
-            return true;
+    /// What a feed of `name` by `uid` would count as.
+    pub fn verdict(&self, name: &str, uid: u32) -> Verdict {
+        match self.clients.lock().unwrap_or_else(|p| p.into_inner()).get(name) {
+            None => Verdict::Unknown,
+            Some(client) if client.uid == uid => Verdict::Accepted,
+            Some(_) => Verdict::Denied,
         }
-        drop(last);
-        if self.unknown_seen.lock().unwrap_or_else(|p| p.into_inner()).insert(name.to_string()) {
-            tracing::warn!("feed from `{name}` ignored: no [[feeder]] check has that name");
+    }
+
+    /// Records a feed of `name` sent by `uid` (`None`: the sender's
+    /// credentials are unknown, which never counts). Feeds of names no check
+    /// expects, and by users not configured for the name, are dropped,
+    /// counted and warned about at most every 10 s.
+    pub fn fed(&self, name: &str, uid: Option<u32>) -> Verdict {
+        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        let verdict = match (clients.get_mut(name), uid) {
+            (None, _) => Verdict::Unknown,
+            (Some(client), Some(uid)) if client.uid == uid => {
+                client.last = Instant::now();
+                tracing::debug!("fed by {name}");
+                return Verdict::Accepted;
+            }
+            (Some(_), _) => Verdict::Denied,
+        };
+        let allowed = clients.get(name).map(|c| c.uid);
+        drop(clients);
+        let counter = if verdict == Verdict::Unknown { &self.unknown } else { &self.rejected };
+        counter.fetch_add(1, Ordering::Relaxed);
+        let sender = uid.map_or_else(|| "an unknown user".to_string(), |u| format!("uid {u}"));
+        self.warn(|held_back| match allowed {
+            None => format!("feed `{name}` from {sender} ignored: no [[feeder]] check has that name{held_back}"),
+            Some(allowed) => {
+                format!("feed `{name}` from {sender} rejected: only uid {allowed} may feed it{held_back}")
+            }
+        });
+        verdict
+    }
+
+    /// Logs a warning about hostile or broken input, at most every 10 s.
+    pub fn warn(&self, line: impl FnOnce(String) -> String) {
+        let allowed = self.warn.lock().unwrap_or_else(|p| p.into_inner()).allow(Instant::now());
+        if let Some(held_back) = allowed {
+            let note = if held_back > 0 { format!(" ({held_back} more warnings held back)") } else { String::new() };
+            tracing::warn!("{}", line(note));
         }
-        false
     }
 
     /// When `name` was last fed.
     pub fn last_fed(&self, name: &str) -> Option<Instant> {
-        self.last.lock().unwrap_or_else(|p| p.into_inner()).get(name).copied()
+        self.clients.lock().unwrap_or_else(|p| p.into_inner()).get(name).map(|c| c.last)
+    }
+
+    /// Feeds dropped because the sender may not feed that name.
+    pub fn rejected_feeds(&self) -> u64 {
+        self.rejected.load(Ordering::Relaxed)
+    }
+
+    /// Feeds dropped because no check has that name.
+    pub fn unknown_feeds(&self) -> u64 {
+        self.unknown.load(Ordering::Relaxed)
+    }
+
+    /// True when some client may be fed by a user other than root.
+    fn has_non_root_clients(&self) -> bool {
+        self.clients.lock().unwrap_or_else(|p| p.into_inner()).values().any(|c| c.uid != 0)
     }
 }
 
@@ -160,10 +307,19 @@ pub struct FeedServer {
     path: PathBuf,
 }
 
+/// Mode of the socket when only root feeds.
+pub const ROOT_ONLY_MODE: u32 = 0o600;
+/// Mode of the socket when other users feed: anyone may send, and each
+/// datagram's sender (`SCM_CREDENTIALS`) is checked against its client.
+pub const SHARED_MODE: u32 = 0o666;
+
 impl FeedServer {
-    /// Binds `path` (mode 0600), replacing a stale socket but refusing
-    /// one that a live service still reads, and anything not a socket.
-    pub fn bind(path: &Path) -> io::Result<Self> {
+    /// Binds `path` for the clients of `board`, replacing a stale socket but
+    /// refusing one that a live service still reads, and anything not a
+    /// socket. The socket is created under umask 0177 (never accessible to
+    /// others, not even briefly); it is opened to others ([`SHARED_MODE`])
+    /// only when a client is fed by a user other than root.
+    pub fn bind(path: &Path, board: &FeedBoard) -> io::Result<Self> {
         let context = |what: &str, e: io::Error| io::Error::new(e.kind(), format!("{}: {what}: {e}", path.display()));
         if let Ok(meta) = std::fs::symlink_metadata(path) {
             if !meta.file_type().is_socket() {
@@ -181,8 +337,13 @@ impl FeedServer {
             }
             std::fs::remove_file(path).map_err(|e| context("cannot remove the stale socket", e))?;
         }
-        let socket = UnixDatagram::bind(path).map_err(|e| context("bind", e))?;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(|e| context("chmod", e))?;
+        let old = umask(Mode::from_bits_truncate(0o177));
+        let bound = UnixDatagram::bind(path);
+        umask(old);
+        let socket = bound.map_err(|e| context("bind", e))?;
+        let mode = if board.has_non_root_clients() { SHARED_MODE } else { ROOT_ONLY_MODE };
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(|e| context("chmod", e))?;
+        setsockopt(&socket, PassCred, &true).map_err(|e| context("SO_PASSCRED", e.into()))?;
         Ok(FeedServer { socket, path: path.to_path_buf() })
     }
 
@@ -191,23 +352,48 @@ impl FeedServer {
         &self.path
     }
 
-    /// Receives forever, recording feeds on `board`.
+    /// Receives forever, recording feeds on `board` under the sender's
+    /// uid (from the kernel, `SCM_CREDENTIALS`) and answering `hello`.
     pub fn serve(&self, board: &FeedBoard) -> io::Error {
         let mut buffer = [0u8; MAX_DATAGRAM];
+        let mut space = nix::cmsg_space!(UnixCredentials);
         loop {
-            let n = match self.socket.recv(&mut buffer) {
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return e,
+            let (n, uid, from) = {
+                let mut iov = [IoSliceMut::new(&mut buffer)];
+                match recvmsg::<UnixAddr>(self.socket.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::empty()) {
+                    Ok(msg) => {
+                        let uid = msg.cmsgs().ok().and_then(|mut all| {
+                            all.find_map(|c| match c {
+                                ControlMessageOwned::ScmCredentials(creds) => Some(creds.uid()),
+                                _ => None,
+                            })
+                        });
+                        (msg.bytes, uid, msg.address)
+                    }
+                    Err(Errno::EINTR) => continue,
+                    Err(e) => return e.into(),
+                }
             };
             for message in parse(&buffer[..n]) {
                 match message {
                     Ok(Message::Feed(name)) => {
-                        board.fed(&name);
+                        board.fed(&name, uid);
                     }
-                    Err(e) => tracing::warn!("feed socket {}: {e}", self.path.display()),
+                    Ok(Message::Hello(name)) => {
+                        let verdict = uid.map_or(Verdict::Denied, |uid| board.verdict(&name, uid));
+                        self.answer(from.as_ref(), &format!("{} {name}\n", verdict.word()));
+                    }
+                    Err(e) => board.warn(|held_back| format!("feed socket {}: {e}{held_back}", self.path.display())),
                 }
             }
+        }
+    }
+
+    /// Sends `text` to a sender that has an address (one that has none
+    /// cannot be answered); never waits.
+    fn answer(&self, to: Option<&UnixAddr>, text: &str) {
+        if let Some(to) = to.filter(|a| a.path().is_some() || a.as_abstract().is_some()) {
+            let _ = sendto(self.socket.as_raw_fd(), text.as_bytes(), to, MsgFlags::MSG_DONTWAIT);
         }
     }
 }
@@ -232,6 +418,8 @@ mod tests {
         assert_eq!(parse(b"feed a b"), [Err("`feed a b`: expected `feed NAME`".into())]);
         assert_eq!(parse(b"eat x"), [Err("`eat x`: unknown request".into())]);
         assert!(parse(b"feed a/b")[0].as_ref().unwrap_err().contains("contains '/'"));
+        assert_eq!(parse(b"hello heartbeat\n"), [Ok(Message::Hello("heartbeat".into()))]);
+        assert_eq!(parse(b"hello"), [Err("`hello`: expected `hello NAME`".into())]);
     }
 
     #[test]
@@ -245,38 +433,80 @@ mod tests {
     fn a_feed_reaches_the_board_and_unknown_names_do_not_count() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("fw.sock");
-        let server = Arc::new(FeedServer::bind(&path).unwrap());
-        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600);
-        let board = FeedBoard::new(["heartbeat"]);
+        let board = FeedBoard::new([("heartbeat", nix::unistd::getuid().as_raw())]);
+        let server = Arc::new(FeedServer::bind(&path, &board).unwrap());
         let start = board.last_fed("heartbeat").unwrap();
         {
             let (server, board) = (server.clone(), board.clone());
             std::thread::spawn(move || server.serve(&board));
         }
-        std::thread::sleep(Duration::from_millis(10));
+        // Datagrams are read in order: once the second feed of `heartbeat`
+        // counted, the stranger's (sent between) was read and dropped.
         feed(&path, "heartbeat").unwrap();
-        feed(&path, "stranger").unwrap();
         assert!(crate::wait_until(Duration::from_secs(5), || board.last_fed("heartbeat").unwrap() > start));
-        assert_eq!(board.last_fed("stranger"), None);
+        feed(&path, "stranger").unwrap();
+        let first = board.last_fed("heartbeat").unwrap();
+        feed(&path, "heartbeat").unwrap();
+        assert!(crate::wait_until(Duration::from_secs(5), || board.last_fed("heartbeat").unwrap() > first));
+        assert_eq!(board.last_fed("stranger"), None, "a name no check expects is not put on the board");
+        assert_eq!(board.unknown_feeds(), 1, "and it is counted");
+    }
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn the_socket_is_open_to_others_only_when_a_client_is_not_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fw.sock");
+        let root_only = FeedServer::bind(&path, &FeedBoard::new([("heartbeat", 0)])).unwrap();
+        assert_eq!(mode(&path), ROOT_ONLY_MODE);
+        drop(root_only);
+        let _shared = FeedServer::bind(&path, &FeedBoard::new([("heartbeat", 0), ("app", 1000)])).unwrap();
+        assert_eq!(mode(&path), SHARED_MODE);
+    }
+
+    #[test]
+    fn hello_says_whether_feeds_count() {
+        let me = nix::unistd::getuid().as_raw();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fw.sock");
+        let board = FeedBoard::new([("mine", me), ("theirs", me.wrapping_add(1))]);
+        let server = Arc::new(FeedServer::bind(&path, &board).unwrap());
+        {
+            let (server, board) = (server.clone(), board.clone());
+            std::thread::spawn(move || server.serve(&board));
+        }
+        let hello = |name: &str| Feeder::new(&path, name).unwrap().hello(Duration::from_secs(5)).unwrap();
+        assert_eq!(hello("mine"), Some(Verdict::Accepted));
+        assert_eq!(hello("theirs"), Some(Verdict::Denied));
+        assert_eq!(hello("nobody-configured"), Some(Verdict::Unknown));
+        let start = board.last_fed("mine").unwrap();
+        assert_eq!(board.last_fed("mine"), Some(start), "a hello is no feed");
+        // A plain datagram socket that never answers: no verdict.
+        let silent = dir.path().join("silent.sock");
+        let _silent = UnixDatagram::bind(&silent).unwrap();
+        assert_eq!(Feeder::new(&silent, "mine").unwrap().hello(Duration::from_millis(100)).unwrap(), None);
     }
 
     #[test]
     fn a_live_socket_is_not_stolen_and_a_stale_one_is_replaced() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("fw.sock");
-        let first = FeedServer::bind(&path).unwrap();
-        let err = FeedServer::bind(&path).unwrap_err().to_string();
+        let board = FeedBoard::new([("heartbeat", 0)]);
+        let first = FeedServer::bind(&path, &board).unwrap();
+        let err = FeedServer::bind(&path, &board).unwrap_err().to_string();
         assert!(err.contains("another fence-watchdog is reading this socket"), "{err}");
         drop(first);
         assert!(!path.exists(), "removed on drop");
         // A socket file nobody reads any more, as a killed service leaves.
         let stale = UnixDatagram::bind(&path).unwrap();
         drop(stale);
-        FeedServer::bind(&path).unwrap();
+        FeedServer::bind(&path, &board).unwrap();
         let plain = dir.path().join("plain");
         std::fs::write(&plain, "").unwrap();
-        assert!(FeedServer::bind(&plain).unwrap_err().to_string().contains("is not a socket"));
+        assert!(FeedServer::bind(&plain, &board).unwrap_err().to_string().contains("is not a socket"));
     }
 
     #[test]

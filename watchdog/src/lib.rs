@@ -21,16 +21,26 @@
 //! A client — the heartbeat core, or a script — proves it is alive by
 //! *feeding* the service. The service listens on a Unix **datagram**
 //! socket, by default `/run/fence-watchdog.sock` (`feed-socket` in the
-//! `[watchdog]` table), created with mode 0600, so only root can feed.
-//! It exists only when at least one `[[feeder]]` check is configured.
+//! `[watchdog]` table), created under umask 0177 with mode 0600 when every
+//! client is root's, else 0666. It exists only when at least one
+//! `[[feeder]]` check is configured.
 //!
 //! - Each datagram holds one or more lines; each line is `feed NAME`
 //!   (trailing newline optional). NAME is 1–64 characters of
 //!   `A-Z a-z 0-9 . _ -` and must match the `name` of a `[[feeder]]` check.
-//! - There is no answer. Sending fails (ENOENT, ECONNREFUSED) when the
-//!   service is not running or no feeder is configured.
-//! - Feeds from names that no check expects are ignored (warned once);
-//!   malformed lines are warned about and ignored.
+//! - A feed counts only when the kernel's credentials of the datagram
+//!   (`SCM_CREDENTIALS`, which an unprivileged sender cannot forge) carry
+//!   the uid of that check's `user` (default root).
+//! - There is no answer to a feed. Sending fails (ENOENT, ECONNREFUSED)
+//!   when the service is not running or no feeder is configured.
+//! - `hello NAME` asks whether the sender's feeds of NAME count; the
+//!   service answers `ok NAME`, `unknown NAME` (no such check) or
+//!   `denied NAME` (another user's) to the sender's socket address, which
+//!   must therefore be bound. A service without `hello` (before issue 10)
+//!   does not answer. [`feed::Feeder::hello`] does this.
+//! - Feeds from names that no check expects or from other users, and
+//!   malformed lines, are dropped, counted and warned about at most once
+//!   every 10 s.
 //! - The service start counts as a feed. When a configured client has
 //!   not fed for longer than its `grace`, its check fails: the repair
 //!   command runs, petting stops and the node resets. Feed at least a few
@@ -44,7 +54,8 @@
 //! # Ok::<(), watchdog::feed::FeedError>(())
 //! ```
 //!
-//! From a shell: `fence-watchdog feed heartbeat [--socket PATH]`.
+//! From a shell: `fence-watchdog feed heartbeat [--socket PATH]`; it exits 1,
+//! saying why, when the service answers that the feed does not count.
 
 pub mod checks;
 pub mod command;
@@ -57,6 +68,7 @@ pub mod monitor;
 pub mod pet;
 pub mod selftest;
 pub mod service;
+pub mod warn_limit;
 
 /// Polls `check` until true or `limit` passes (tests only).
 #[cfg(test)]

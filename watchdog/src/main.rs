@@ -61,6 +61,32 @@ fn load(path: Option<&Path>) -> Result<(Config, Vec<String>), config::ConfigErro
     }
 }
 
+/// How long `feed` waits for the service to say whether the feed counts.
+const FEED_HELLO_WAIT: Duration = Duration::from_millis(500);
+
+/// `fence-watchdog feed NAME`: feeds once, then asks the service whether
+/// the feed counts; a feed that does not is an error (exit 1).
+fn feed_once(socket: &Path, name: &str) -> ExitCode {
+    let feeder = match feed::Feeder::new(socket, name).and_then(|f| f.feed().map(|()| f)) {
+        Ok(f) => f,
+        Err(e) => return fail(e),
+    };
+    let counted =
+        |why: String| fail(format!("the feed of `{name}` through {} does not count: {why}", socket.display()));
+    match feeder.hello(FEED_HELLO_WAIT) {
+        Ok(Some(feed::Verdict::Unknown)) => counted(format!("the service has no [[feeder]] check named `{name}`")),
+        Ok(Some(feed::Verdict::Denied)) => counted(format!(
+            "the [[feeder]] check `{name}` is fed by another user (this is uid {})",
+            nix::unistd::getuid()
+        )),
+        Ok(Some(feed::Verdict::Accepted) | None) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("fence-watchdog: warning: fed, but cannot ask whether the feed counts: {e}");
+            ExitCode::SUCCESS
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let (config, warnings) = match load(cli.config.as_deref()) {
@@ -72,10 +98,7 @@ fn main() -> ExitCode {
     }
     if let Some(Command::Feed { name, socket }) = &cli.command {
         let socket = socket.clone().unwrap_or_else(|| config.feed_socket.clone());
-        return match feed::feed(&socket, name) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => fail(e),
-        };
+        return feed_once(&socket, name);
     }
     if cli.test {
         let mut out = std::io::stdout();

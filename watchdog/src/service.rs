@@ -44,16 +44,16 @@ fn handled_signals() -> SigSet {
 /// Runs the service until SIGTERM/SIGINT (returns `Ok`), or forever once
 /// a check has failed (the node resets).
 pub fn run(config: &Config) -> anyhow::Result<()> {
-    let feeders: Vec<&str> = config
+    let feeders: Vec<(&str, u32)> = config
         .checks
         .iter()
         .filter_map(|c| match &c.kind {
-            crate::config::CheckKind::Feeder { name } => Some(name.as_str()),
+            crate::config::CheckKind::Feeder { name, uid } => Some((name.as_str(), *uid)),
             _ => None,
         })
         .collect();
     let board = FeedBoard::new(feeders.iter().copied());
-    let server = if feeders.is_empty() { None } else { Some(FeedServer::bind(&config.feed_socket)?) };
+    let server = if feeders.is_empty() { None } else { Some(FeedServer::bind(&config.feed_socket, &board)?) };
     let bound = server.is_some();
     let result = start_and_serve(config, &board, server);
     if bound {

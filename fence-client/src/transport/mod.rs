@@ -1,13 +1,14 @@
 //! Ways of reaching fence_virtd. Every transport ends in a connected,
 //! authenticated stream on which the daemon's answer is read.
 
+pub mod callback;
 pub mod multicast;
 pub mod tcp;
 
 use std::time::Duration;
 
 use keys::HashAlgorithm;
-use protocol::auth::{client_handshake, AuthError};
+use protocol::auth::{challenge, respond, AuthError};
 use protocol::hostlist::{read_host_list, HostListError};
 use protocol::{HostRecord, ResultCode};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
@@ -77,22 +78,62 @@ pub async fn authenticate_and_read<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let remaining = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
-    match timeout_at(deadline, client_handshake(stream, creds.auth, &creds.key, remaining)).await {
+    verify_daemon(stream, creds, deadline).await?;
+    answer_and_read(stream, creds, deadline).await
+}
+
+fn remaining(deadline: Instant) -> Duration {
+    deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1))
+}
+
+/// First half of the exchange: challenges the peer, which proves it holds
+/// the key by answering (nothing is exchanged when `auth` is none).
+pub async fn verify_daemon<S>(stream: &mut S, creds: &Credentials, deadline: Instant) -> Result<(), TransportError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    match timeout_at(deadline, challenge(stream, creds.auth, &creds.key, remaining(deadline))).await {
+        Err(_) => Err(TransportError::Auth(AuthError::Timeout("challenge/response"))),
+        Ok(Err(e)) => Err(TransportError::Auth(e)),
+        Ok(Ok(())) => Ok(()),
+    }
+}
+
+/// Second half: answers the daemon's challenge, then reads the result byte
+/// (and the host list after 0xFD). A connection closed without a result
+/// is a failure.
+pub async fn answer_and_read<S>(
+    stream: &mut S,
+    creds: &Credentials,
+    deadline: Instant,
+) -> Result<Answer, TransportError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    match timeout_at(deadline, respond(stream, creds.auth, &creds.key, remaining(deadline))).await {
         Err(_) => return Err(TransportError::Auth(AuthError::Timeout("challenge/response"))),
         Ok(Err(e)) => return Err(TransportError::Auth(e)),
         Ok(Ok(())) => {}
     }
+    Ok(read_answer(stream, deadline).await?.unwrap_or(Answer::Result(ResultCode::Failure)))
+}
+
+/// Reads the result byte and, after 0xFD, the host list. `None` when the
+/// peer closed (or broke) the connection before sending a byte.
+pub async fn read_answer<S>(stream: &mut S, deadline: Instant) -> Result<Option<Answer>, TransportError>
+where
+    S: AsyncRead + Unpin,
+{
     let mut byte = [0u8; 1];
     match timeout_at(deadline, stream.read(&mut byte)).await {
         Err(_) => Err(TransportError::NoResult),
-        Ok(Err(_)) | Ok(Ok(0)) => Ok(Answer::Result(ResultCode::Failure)),
+        Ok(Err(_)) | Ok(Ok(0)) => Ok(None),
         Ok(Ok(_)) => match ResultCode::from_byte(byte[0]) {
-            ResultCode::HostListFollows => {
-                let remaining = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
-                read_host_list(stream, remaining).await.map(Answer::HostList).map_err(TransportError::HostList)
-            }
-            code => Ok(Answer::Result(code)),
+            ResultCode::HostListFollows => read_host_list(stream, remaining(deadline))
+                .await
+                .map(|records| Some(Answer::HostList(records)))
+                .map_err(TransportError::HostList),
+            code => Ok(Some(Answer::Result(code))),
         },
     }
 }

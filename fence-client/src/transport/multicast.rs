@@ -10,10 +10,11 @@ use protocol::defaults::MULTICAST_TTL;
 use protocol::Request;
 use rand::RngCore;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::time::{sleep_until, timeout_at, Instant};
+use tokio::net::TcpListener;
+use tokio::time::Instant;
 
-use super::{authenticate_and_read, Answer, Credentials, TransportError};
+use super::callback::{collect, Callbacks};
+use super::{Answer, Credentials, TransportError};
 
 /// Where and how often to send.
 #[derive(Debug, Clone)]
@@ -113,8 +114,10 @@ fn send_from(
     Ok(())
 }
 
-/// Sends rounds of requests until a daemon connects back or `deadline`
-/// passes, then authenticates and reads the answer.
+/// Sends rounds of requests until a daemon connects back and proves it
+/// holds the key, or `deadline` passes; then answers its challenge and
+/// reads the answer. Connections that are not the daemon are dropped and
+/// the client keeps waiting (see [`super::callback`]).
 pub async fn run(
     target: &MulticastTarget,
     request: &Request,
@@ -127,9 +130,12 @@ pub async fn run(
     if debug > 0 && callback_port != target.port {
         eprintln!("port {} is busy; waiting for the callback on port {callback_port}", target.port);
     }
-    let mut stream: Option<TcpStream> = None;
-    while stream.is_none() && Instant::now() < deadline {
-        let addresses = local_addresses(target.group.is_ipv6()).map_err(TransportError::Send)?;
+    let addresses = local_addresses(target.group.is_ipv6()).map_err(TransportError::Send)?;
+    let mut callbacks = Callbacks::new(creds, deadline, debug);
+    let round = || {
+        // Interfaces may come and go during the run; keep the first list if
+        // they cannot be read again.
+        let addresses = local_addresses(target.group.is_ipv6()).unwrap_or_else(|_| addresses.clone());
         let mut sent = 0;
         for local in &addresses {
             match send_from(*local, target, callback_port, request, creds) {
@@ -141,24 +147,11 @@ pub async fn run(
         if debug > 0 {
             eprintln!("Sent {sent} request(s) for {request}");
         }
-        let round_end = (Instant::now() + target.retrans).min(deadline);
-        match timeout_at(round_end, listener.accept()).await {
-            Ok(Ok((s, peer))) => {
-                if debug > 0 {
-                    eprintln!("Callback from {peer}");
-                }
-                stream = Some(s);
-            }
-            Ok(Err(e)) => {
-                if debug > 0 {
-                    eprintln!("accept failed: {e}");
-                }
-                sleep_until(round_end).await;
-            }
-            Err(_) => {}
-        }
+        Instant::now() + target.retrans
+    };
+    let result = collect(&listener, &mut callbacks, deadline, round).await;
+    if let Some(summary) = callbacks.summary() {
+        eprintln!("{summary}");
     }
-    drop(listener);
-    let mut stream = stream.ok_or(TransportError::NoCallback)?;
-    authenticate_and_read(&mut stream, creds, deadline).await
+    result
 }

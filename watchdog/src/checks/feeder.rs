@@ -52,10 +52,11 @@ impl Check for FeederCheck {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::feed::Verdict;
 
     #[test]
     fn silence_beyond_the_grace_fails_and_a_feed_heals() {
-        let board = FeedBoard::new(["hb"]);
+        let board = FeedBoard::new([("hb", 0)]);
         let mut check = FeederCheck::new("hb", Duration::from_millis(200), board.clone());
         assert!(check.self_timed());
         assert_eq!(check.run(), Ok(()), "the service start counts as a feed");
@@ -63,7 +64,10 @@ mod tests {
         let err = check.run().unwrap_err();
         assert!(err.reason.starts_with("client `hb` has not fed for 0.3"), "{err:?}");
         assert!(err.reason.ends_with("(grace 0.2 s)"), "{err:?}");
-        assert!(board.fed("hb"));
+        assert_eq!(board.fed("hb", Some(1000)), Verdict::Denied, "another user's feed does not heal");
+        assert!(check.run().is_err());
+        assert_eq!(board.fed("hb", None), Verdict::Denied, "nor one without credentials");
+        assert_eq!(board.fed("hb", Some(0)), Verdict::Accepted);
         assert_eq!(check.run(), Ok(()));
     }
 }

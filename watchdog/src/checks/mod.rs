@@ -67,8 +67,8 @@ pub trait Check: Send {
 /// The check a spec describes; feeders read `board`.
 pub fn build(spec: &CheckSpec, board: &Arc<FeedBoard>) -> Box<dyn Check> {
     match &spec.kind {
-        CheckKind::Pidfile { path } => Box::new(PidfileCheck::new(path)),
-        CheckKind::Feeder { name } => Box::new(FeederCheck::new(name, spec.grace, board.clone())),
+        CheckKind::Pidfile { path, process } => Box::new(PidfileCheck::new(path, process)),
+        CheckKind::Feeder { name, .. } => Box::new(FeederCheck::new(name, spec.grace, board.clone())),
         CheckKind::Ping { target, timeout } => Box::new(PingCheck::new(*target, *timeout)),
         CheckKind::Interface { name } => Box::new(InterfaceCheck::new(name)),
         CheckKind::Load { max1, max5, max15 } => Box::new(LoadCheck::new([*max1, *max5, *max15])),

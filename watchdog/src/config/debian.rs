@@ -135,7 +135,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Loaded, ConfigError> {
                 config.priority = parse_priority(n).map_err(|m| p.error(format!("{key}: {m}")))?;
             }
             "retry-timeout" => grace = p.seconds(key, value, true)?,
-            "pidfile" => checks.push((CheckKind::Pidfile { path: value.into() }, p.origin())),
+            "pidfile" => checks.push((CheckKind::pidfile(value), p.origin())),
             "ping" => {
                 let target = value.parse().map_err(|_| {
                     p.error(format!("ping: expected an IP address, got `{value}` (host names are not resolved)"))
@@ -232,7 +232,7 @@ admin = root
                 &CheckKind::Ping { target: "127.0.0.1".parse().unwrap(), timeout: DEFAULT_PING_TIMEOUT },
                 &CheckKind::Interface { name: "eth0".into() },
                 &CheckKind::File { path: "/var/log/syslog".into(), max_age: Some(Duration::from_secs(1407)) },
-                &CheckKind::Pidfile { path: "/run/heartbeat.pid".into() },
+                &CheckKind::Pidfile { path: "/run/heartbeat.pid".into(), process: "heartbeat".into() },
                 &CheckKind::Load { max1: Some(24.0), max5: Some(18.0), max15: Some(12.0) },
                 &CheckKind::Memory { min_available: page_size() },
                 &CheckKind::Test {

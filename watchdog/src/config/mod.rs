@@ -121,15 +121,20 @@ pub struct CheckSpec {
 /// What a health check looks at.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CheckKind {
-    /// The process whose pid is in this file is alive.
+    /// The process whose pid is in this file is alive and is `process`.
     Pidfile {
         /// The pid file.
         path: PathBuf,
+        /// The process's name (`/proc/PID/comm` or the file name of its
+        /// executable); by default the pid file's name without `.pid`.
+        process: String,
     },
     /// A client feeds the service under this name at least every `grace`.
     Feeder {
         /// The client's name.
         name: String,
+        /// The only user whose feeds count for it (default root).
+        uid: u32,
     },
     /// The address answers ICMP echo within `timeout`.
     Ping {
@@ -176,8 +181,8 @@ pub enum CheckKind {
 impl fmt::Display for CheckKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CheckKind::Pidfile { path } => write!(f, "pidfile {}", path.display()),
-            CheckKind::Feeder { name } => write!(f, "feeder {name}"),
+            CheckKind::Pidfile { path, .. } => write!(f, "pidfile {}", path.display()),
+            CheckKind::Feeder { name, .. } => write!(f, "feeder {name}"),
             CheckKind::Ping { target, .. } => write!(f, "ping {target}"),
             CheckKind::Interface { name } => write!(f, "interface {name}"),
             CheckKind::Load { .. } => f.write_str("load"),
@@ -185,6 +190,25 @@ impl fmt::Display for CheckKind {
             CheckKind::Test { command, .. } => write!(f, "test {command}"),
             CheckKind::File { path, .. } => write!(f, "file {}", path.display()),
         }
+    }
+}
+
+/// The process a pid file names when its check does not say: the file's
+/// name without a `.pid` suffix (`/run/heartbeat.pid` -> `heartbeat`).
+pub fn default_process_name(pidfile: &Path) -> String {
+    let file = pidfile.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+    match file.strip_suffix(".pid") {
+        Some(stem) if !stem.is_empty() => stem.to_string(),
+        _ => file,
+    }
+}
+
+impl CheckKind {
+    /// A pid file check of the process its file name implies.
+    pub fn pidfile(path: impl Into<PathBuf>) -> Self {
+        let path = path.into();
+        let process = default_process_name(&path);
+        CheckKind::Pidfile { path, process }
     }
 }
 

@@ -19,7 +19,9 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::values::{CommandLine, FeederName, LoadLimit, Mib, NonNegative, Positive, Priority};
+use super::values::{
+    CommandLine, FeederName, FeederUser, LoadLimit, Mib, NonNegative, Positive, Priority, ProcessName,
+};
 use super::{CheckKind, CheckSpec, Config, ConfigError, NowayoutPolicy, Origin, DEFAULT_COMMAND_TIMEOUT};
 
 #[derive(Deserialize, Default)]
@@ -81,8 +83,14 @@ macro_rules! check_table {
     };
 }
 
-check_table!(PidfileCheck { path: PathBuf });
-check_table!(FeederCheck { name: FeederName });
+check_table!(PidfileCheck {
+    path: PathBuf,
+    process: Option<ProcessName>,
+});
+check_table!(FeederCheck {
+    name: FeederName,
+    user: Option<FeederUser>,
+});
 check_table!(PingCheck {
     target: IpAddr,
     timeout: Option<Positive>,
@@ -184,11 +192,16 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
     };
     for c in file.pidfile {
         let (span, c) = (c.span(), c.into_inner());
-        b.push(span, CheckKind::Pidfile { path: c.path }, c.interval, c.grace);
+        let kind = match c.process {
+            Some(process) => CheckKind::Pidfile { path: c.path, process: process.0 },
+            None => CheckKind::pidfile(c.path),
+        };
+        b.push(span, kind, c.interval, c.grace);
     }
     for c in file.feeder {
         let (span, c) = (c.span(), c.into_inner());
-        b.push(span, CheckKind::Feeder { name: c.name.0 }, c.interval, c.grace);
+        let uid = c.user.map_or(0, |u| u.0);
+        b.push(span, CheckKind::Feeder { name: c.name.0, uid }, c.interval, c.grace);
     }
     for c in file.ping {
         let (span, c) = (c.span(), c.into_inner());
@@ -333,6 +346,26 @@ max-age = 300
     }
 
     #[test]
+    fn feeders_name_their_user_and_pid_files_their_process() {
+        let text = "[[feeder]]\nname = \"a\"\n[[feeder]]\nname = \"b\"\nuser = \"nobody\"\n\
+                    [[feeder]]\nname = \"c\"\nuser = 1234\n\
+                    [[pidfile]]\npath = \"/run/heartbeat.pid\"\n[[pidfile]]\npath = \"/run/x.pid\"\nprocess = \"sshd\"\n";
+        let c = parse_str(text).unwrap();
+        let kinds: Vec<&CheckKind> = c.checks.iter().map(|s| &s.kind).collect();
+        let nobody = nix::unistd::User::from_name("nobody").unwrap().expect("user nobody").uid.as_raw();
+        assert_eq!(
+            kinds,
+            [
+                &CheckKind::Pidfile { path: "/run/heartbeat.pid".into(), process: "heartbeat".into() },
+                &CheckKind::Pidfile { path: "/run/x.pid".into(), process: "sshd".into() },
+                &CheckKind::Feeder { name: "a".into(), uid: 0 },
+                &CheckKind::Feeder { name: "b".into(), uid: nobody },
+                &CheckKind::Feeder { name: "c".into(), uid: 1234 },
+            ]
+        );
+    }
+
+    #[test]
     fn bad_values_are_one_line_errors_with_file_and_line() {
         let cases = [
             ("[watchdog]\ntimeout = -5\n", "/etc/fw.toml:2:"),
@@ -363,6 +396,12 @@ max-age = 300
                 "/etc/fw.toml:3: expected a number of seconds, more than 0, got -3",
             ),
             ("[[pidfile]]\n", "/etc/fw.toml:1: missing field `path`"),
+            ("[[pidfile]]\npath = \"/x\"\nprocess = \"a/b\"\n", "/etc/fw.toml:3: process: expected a process name"),
+            (
+                "[[feeder]]\nname = \"app\"\nuser = \"no-such-user-here\"\n",
+                "/etc/fw.toml:3: feeder user: no user `no-such-user-here` on this system",
+            ),
+            ("[[feeder]]\nname = \"app\"\nuser = -1\n", "/etc/fw.toml:3: feeder user: no uid -1"),
             ("[watchdog\n", "/etc/fw.toml:1:"),
         ];
         for (text, wanted) in cases {

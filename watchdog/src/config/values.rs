@@ -105,6 +105,47 @@ impl<'de> serde::Deserialize<'de> for FeederName {
     }
 }
 
+/// The user whose feeds count for a client: a user name or a uid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FeederUser(pub u32);
+
+impl<'de> serde::Deserialize<'de> for FeederUser {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl de::Visitor<'_> for Visitor {
+            type Value = FeederUser;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a user name or a uid")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<FeederUser, E> {
+                u32::try_from(v).map(FeederUser).map_err(|_| E::custom(format!("feeder user: no uid {v}")))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<FeederUser, E> {
+                match nix::unistd::User::from_name(v) {
+                    Ok(Some(user)) => Ok(FeederUser(user.uid.as_raw())),
+                    Ok(None) => Err(E::custom(format!("feeder user: no user `{v}` on this system"))),
+                    Err(e) => Err(E::custom(format!("feeder user: cannot look up `{v}`: {e}"))),
+                }
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+/// The name a pid file's process must have (as in `/proc/PID/comm`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ProcessName(pub String);
+
+impl<'de> serde::Deserialize<'de> for ProcessName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name: String = serde::Deserialize::deserialize(d)?;
+        if name.is_empty() || name.contains('/') || name.contains('\n') {
+            return Err(de::Error::custom(format!("process: expected a process name, got `{name}`")));
+        }
+        Ok(ProcessName(name))
+    }
+}
+
 /// A number of MiB, at least 1, as a config value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Mib(pub u64);
