@@ -69,24 +69,27 @@ fn seqno() -> u32 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos()
 }
 
-/// Sends one signed status request for `test` by multicast with a callback
-/// to a fresh port, and returns the daemon's result byte (auth "none": the
+/// Sends one signed status request for `test` by multicast from `from`
+/// with a callback to a fresh port there, and returns the daemon's result byte (auth "none": the
 /// daemon connects and writes it) with the time it took, or `None` if no
 /// answer came within `limit`.
-fn status_once(ns: &Netns, seqno: u32, limit: Duration) -> Option<(u8, Duration)> {
+fn status_once(ns: &Netns, from: Ipv4Addr, seqno: u32, limit: Duration) -> Option<(u8, Duration)> {
     let (listener, port) = ns.enter(|| {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let l = TcpListener::bind((from, 0)).unwrap();
         let port = l.local_addr().unwrap().port();
         (l, port)
     });
     let mut r = Request::new(Operation::Status, "test", HashAlgorithm::Sha256);
-    r.callback = Some(SocketAddr::new(Ipv4Addr::LOCALHOST.into(), port));
+    r.callback = Some(SocketAddr::new(from.into(), port));
     r.seqno = seqno;
     let b = seqno.to_le_bytes();
     r.random = [b[0], b[1], b[2], b[3], 7, 7];
     let raw = r.to_signed_bytes(KEY);
     let sent = Instant::now();
-    send_multicast(ns, &[&raw]);
+    ns.enter(|| {
+        let s = std::net::UdpSocket::bind((from, 0)).unwrap();
+        s.send_to(&raw, "225.0.0.12:1229").unwrap();
+    });
     listener.set_nonblocking(true).unwrap();
     let mut conn = loop {
         match listener.accept() {
@@ -117,19 +120,26 @@ fn a_hung_libvirtd_fails_requests_within_the_deadline_and_the_daemon_recovers() 
     ns.route_multicast_to_lo();
     let mut daemon = spawn_our_daemon(&ns, &conf, dir.path());
     let base = seqno();
-    assert_eq!(status_once(&ns, base, Duration::from_secs(10)).map(|a| a.0), Some(0), "{}", daemon.log());
+    assert_eq!(
+        status_once(&ns, Ipv4Addr::LOCALHOST, base, Duration::from_secs(10)).map(|a| a.0),
+        Some(0),
+        "{}",
+        daemon.log()
+    );
 
     libvirtd.guard.signal(nix::sys::signal::Signal::SIGSTOP);
     // 64 requests (the in-flight limit) and then 16 more once those are
     // answered: each must be answered with failure within its deadline
-    // (2 s, plus scheduling slack on a loaded machine).
+    // (2 s, plus scheduling slack on a loaded machine). Each comes from its
+    // own address (one address may hold only a few requests at once).
     let limit = Duration::from_secs(8);
     for (round, count) in [(0u32, 64u32), (1, 16)] {
         let answers: Vec<Option<(u8, Duration)>> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..count)
                 .map(|i| {
                     let ns = &ns;
-                    s.spawn(move || status_once(ns, base.wrapping_add(1 + round * 1000 + i), limit))
+                    let from = Ipv4Addr::new(127, 0, 3 + round as u8, 1 + i as u8);
+                    s.spawn(move || status_once(ns, from, base.wrapping_add(1 + round * 1000 + i), limit))
                 })
                 .collect();
             handles.into_iter().map(|h| h.join().unwrap()).collect()
@@ -156,7 +166,7 @@ fn a_hung_libvirtd_fails_requests_within_the_deadline_and_the_daemon_recovers() 
 
     libvirtd.guard.signal(nix::sys::signal::Signal::SIGCONT);
     let recovered = poll_every(Duration::from_secs(15), Duration::from_millis(200), || {
-        status_once(&ns, seqno(), Duration::from_secs(5)).is_some_and(|a| a.0 == 0)
+        status_once(&ns, Ipv4Addr::LOCALHOST, seqno(), Duration::from_secs(5)).is_some_and(|a| a.0 == 0)
     });
     assert!(recovered, "no successful status after SIGCONT\n{}", daemon.log());
 }
@@ -293,7 +303,12 @@ fn the_override_starts_with_loose_modes_and_says_so() {
     let log = daemon.log();
     assert!(log.contains(&format!("chmod 600 {}", key.display())), "the key's mode is still reported: {log}");
     assert!(log.contains(&format!("chmod go-w {}", conf.display())), "the config's mode is still reported: {log}");
-    assert_eq!(status_once(&ns, seqno(), Duration::from_secs(10)).map(|a| a.0), Some(0), "{}", daemon.log());
+    assert_eq!(
+        status_once(&ns, Ipv4Addr::LOCALHOST, seqno(), Duration::from_secs(10)).map(|a| a.0),
+        Some(0),
+        "{}",
+        daemon.log()
+    );
     // Any socket the daemon creates is created under a restrictive umask.
     let pid = std::fs::read_to_string(dir.path().join("fence_virtd.pid")).unwrap();
     let status = std::fs::read_to_string(format!("/proc/{}/status", pid.trim())).unwrap();
@@ -321,7 +336,12 @@ fn sighup_with_a_fifo_as_key_file_keeps_serving_and_says_why() {
     let ns = Netns::new();
     ns.route_multicast_to_lo();
     let mut daemon = spawn_our_daemon(&ns, &conf, dir.path());
-    assert_eq!(status_once(&ns, seqno(), Duration::from_secs(10)).map(|a| a.0), Some(0), "{}", daemon.log());
+    assert_eq!(
+        status_once(&ns, Ipv4Addr::LOCALHOST, seqno(), Duration::from_secs(10)).map(|a| a.0),
+        Some(0),
+        "{}",
+        daemon.log()
+    );
     std::fs::remove_file(&key).unwrap();
     nix::unistd::mkfifo(&key, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
     hangup(dir.path());
@@ -329,7 +349,12 @@ fn sighup_with_a_fifo_as_key_file_keeps_serving_and_says_why() {
     assert!(wait_for(Duration::from_secs(10), || daemon.log().contains(&refused)), "{}", daemon.log());
     assert!(daemon.log().contains("SIGHUP: keeping the running configuration"), "{}", daemon.log());
     // Still serving, with the key it had.
-    assert_eq!(status_once(&ns, seqno(), Duration::from_secs(10)).map(|a| a.0), Some(0), "{}", daemon.log());
+    assert_eq!(
+        status_once(&ns, Ipv4Addr::LOCALHOST, seqno(), Duration::from_secs(10)).map(|a| a.0),
+        Some(0),
+        "{}",
+        daemon.log()
+    );
     // And a later SIGHUP still works (nothing is stuck).
     std::fs::remove_file(&key).unwrap();
     write_key(dir.path(), "k", KEY);
@@ -367,6 +392,11 @@ fn sighup_names_every_change_that_needs_a_restart() {
     hangup(dir.path());
     let reports = || daemon.log().matches("listeners/multicast/check_source").count();
     assert!(wait_for(Duration::from_secs(10), || reports() == 2), "{}", daemon.log());
-    assert_eq!(status_once(&ns, seqno(), Duration::from_secs(10)).map(|a| a.0), Some(0), "{}", daemon.log());
+    assert_eq!(
+        status_once(&ns, Ipv4Addr::LOCALHOST, seqno(), Duration::from_secs(10)).map(|a| a.0),
+        Some(0),
+        "{}",
+        daemon.log()
+    );
     assert!(daemon.alive());
 }
