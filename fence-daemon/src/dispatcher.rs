@@ -262,7 +262,7 @@ impl Inner {
     /// Logs a refused request, at most once per interval.
     fn log_refusal(&self, request: &Request, source: &Source, why: &str) {
         if let Some(suppressed) = self.refusal_log.admit() {
-            let more = if suppressed > 0 { format!(" ({suppressed} similar suppressed)") } else { String::new() };
+            let more = logging::suppressed_note(suppressed);
             tracing::warn!("{request} from {}: {why}; dropped{more}", source.identity);
         }
     }

@@ -3,6 +3,10 @@
 //! (colour only on a terminal) and to syslog when detached (journald reads
 //! `/dev/log` too), one datagram per event, facility daemon.
 
+pub mod rate_limit;
+
+pub use rate_limit::{suppressed_note, RateLimiter};
+
 use std::io::{self, IsTerminal, Write};
 use std::os::unix::net::UnixDatagram;
 use std::sync::Mutex;

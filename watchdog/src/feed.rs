@@ -21,7 +21,10 @@ use nix::sys::socket::sockopt::PassCred;
 use nix::sys::socket::{recvmsg, sendto, setsockopt, ControlMessageOwned, MsgFlags, UnixAddr, UnixCredentials};
 use nix::sys::stat::{umask, Mode};
 
-use crate::warn_limit::WarnLimit;
+use logging::{suppressed_note, RateLimiter};
+
+/// Time between two warnings about hostile or broken input.
+pub const WARN_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Longest client name.
 pub const MAX_NAME_LEN: usize = 64;
@@ -214,7 +217,7 @@ pub struct FeedBoard {
     clients: Mutex<HashMap<String, Client>>,
     rejected: AtomicU64,
     unknown: AtomicU64,
-    warn: Mutex<WarnLimit>,
+    warn: RateLimiter,
 }
 
 impl FeedBoard {
@@ -228,7 +231,7 @@ impl FeedBoard {
             ),
             rejected: AtomicU64::new(0),
             unknown: AtomicU64::new(0),
-            warn: Mutex::new(WarnLimit::default()),
+            warn: RateLimiter::new(WARN_EVERY),
         })
     }
 
@@ -270,12 +273,10 @@ impl FeedBoard {
         verdict
     }
 
-    /// Logs a warning about hostile or broken input, at most every 10 s.
+    /// Logs a warning about hostile or broken input, at most every [`WARN_EVERY`].
     pub fn warn(&self, line: impl FnOnce(String) -> String) {
-        let allowed = self.warn.lock().unwrap_or_else(|p| p.into_inner()).allow(Instant::now());
-        if let Some(held_back) = allowed {
-            let note = if held_back > 0 { format!(" ({held_back} more warnings held back)") } else { String::new() };
-            tracing::warn!("{}", line(note));
+        if let Some(held_back) = self.warn.admit() {
+            tracing::warn!("{}", line(suppressed_note(held_back)));
         }
     }
 

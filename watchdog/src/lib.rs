@@ -68,7 +68,6 @@ pub mod monitor;
 pub mod pet;
 pub mod selftest;
 pub mod service;
-pub mod warn_limit;
 
 /// Polls `check` until true or `limit` passes (tests only).
 #[cfg(test)]

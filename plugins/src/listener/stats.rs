@@ -7,7 +7,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Per-source counters are kept for at most this many sources.
 const MAX_TRACKED_SOURCES: usize = 4096;
@@ -54,39 +54,7 @@ impl Warning {
     }
 }
 
-/// Lets one event through per interval and counts the ones it holds back.
-#[derive(Debug)]
-pub struct RateLimiter {
-    interval: Duration,
-    state: Mutex<LimiterState>,
-}
-
-#[derive(Debug, Default)]
-struct LimiterState {
-    last: Option<Instant>,
-    suppressed: u64,
-}
-
-impl RateLimiter {
-    /// A limiter letting one event through per `interval` (the first at once).
-    pub fn new(interval: Duration) -> Self {
-        RateLimiter { interval, state: Mutex::new(LimiterState::default()) }
-    }
-
-    /// `Some(n)` when this event may be logged, `n` being how many were held
-    /// back since the last one logged; `None` when it is to be suppressed.
-    pub fn admit(&self) -> Option<u64> {
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let now = Instant::now();
-        if state.last.is_none_or(|t| now.duration_since(t) >= self.interval) {
-            state.last = Some(now);
-            Some(std::mem::take(&mut state.suppressed))
-        } else {
-            state.suppressed += 1;
-            None
-        }
-    }
-}
+pub use logging::RateLimiter;
 
 /// Counters shared by a listener's tasks.
 #[derive(Debug)]
@@ -150,11 +118,7 @@ impl ListenerStats {
     /// suppressed before it. Counting is the caller's job.
     pub fn warn(&self, kind: Warning, message: &dyn fmt::Display) {
         if let Some(suppressed) = self.limiters[kind.index()].admit() {
-            if suppressed == 0 {
-                tracing::warn!("{message}");
-            } else {
-                tracing::warn!("{message} ({suppressed} similar suppressed)");
-            }
+            tracing::warn!("{message}{}", logging::suppressed_note(suppressed));
         }
     }
 
