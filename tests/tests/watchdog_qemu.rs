@@ -141,54 +141,85 @@ impl Console {
     }
 }
 
+/// A booted guest: QEMU (killed on drop) and its serial console, each line
+/// with the host time it arrived at.
+struct Guest {
+    qemu: Qemu,
+    lines: Arc<Mutex<Vec<(Instant, String)>>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+    errors: Option<std::thread::JoinHandle<String>>,
+}
+
+impl Guest {
+    /// Boots scenario `name`; `command` is QEMU (possibly wrapped, e.g. in
+    /// `ip netns exec`) and `network` its network arguments.
+    fn boot(image: &Image, name: &str, mut command: Command, network: &[&str]) -> Guest {
+        let mut child = command
+            .args(["-accel", "tcg", "-m", "256", "-smp", "1", "-nographic", "-no-reboot"])
+            .args(network)
+            .arg("-kernel")
+            .arg(&image.kernel)
+            .arg("-initrd")
+            .arg(&image.initrd)
+            .args(["-append", &format!("console=ttyS0 panic=-1 quiet fwt={name}")])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start qemu");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut stderr = child.stderr.take().expect("stderr");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let reader = {
+            let lines = lines.clone();
+            std::thread::spawn(move || {
+                let mut stdout = std::io::BufReader::new(stdout);
+                let mut line = Vec::new();
+                while let Ok(1..) = std::io::BufRead::read_until(&mut stdout, b'\n', &mut line) {
+                    let text = String::from_utf8_lossy(&line).trim_end_matches(['\r', '\n']).to_string();
+                    lines.lock().unwrap().push((Instant::now(), text));
+                    line.clear();
+                }
+            })
+        };
+        let errors = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stderr.read_to_string(&mut text);
+            text
+        });
+        Guest { qemu: Qemu(child), lines, reader: Some(reader), errors: Some(errors) }
+    }
+
+    /// When the first console line containing `needle` arrived.
+    fn seen(&self, needle: &str) -> Option<Instant> {
+        self.lines.lock().unwrap().iter().find(|(_, l)| l.contains(needle)).map(|(t, _)| *t)
+    }
+
+    /// Whether QEMU has exited (power-off or watchdog reset).
+    fn exited(&mut self) -> bool {
+        matches!(self.qemu.0.try_wait(), Ok(Some(_)))
+    }
+
+    /// Stops QEMU (if still running) and returns everything it printed.
+    fn finish(mut self, name: &str, started: Instant) -> (Console, String) {
+        let _ = self.qemu.0.kill();
+        let _ = self.qemu.0.wait();
+        self.reader.take().expect("console reader").join().expect("console reader");
+        let errors = self.errors.take().expect("stderr reader").join().expect("stderr reader");
+        let text: String = self.lines.lock().unwrap().iter().map(|(_, l)| format!("{l}\n")).collect();
+        let console = Console { text, wall: started.elapsed() };
+        eprintln!("--- scenario {name}: {:.1} s wall ---\n{}\n{errors}", console.wall.as_secs_f64(), console.text);
+        (console, errors)
+    }
+}
+
 /// Boots the guest with scenario `name` and returns its console once QEMU
 /// exits (power-off or reset), killing it after [`CASE_LIMIT`].
 fn run(image: &Image, name: &str) -> Console {
     let started = Instant::now();
-    let mut child = Command::new(&image.qemu)
-        .args(["-accel", "tcg", "-m", "256", "-smp", "1", "-nographic", "-no-reboot", "-net", "none"])
-        .arg("-kernel")
-        .arg(&image.kernel)
-        .arg("-initrd")
-        .arg(&image.initrd)
-        .args(["-append", &format!("console=ttyS0 panic=-1 quiet fwt={name}")])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start qemu");
-    let mut stdout = child.stdout.take().expect("stdout");
-    let mut stderr = child.stderr.take().expect("stderr");
-    let mut qemu = Qemu(child);
-    let output = Arc::new(Mutex::new(Vec::new()));
-    let reader = {
-        let output = output.clone();
-        std::thread::spawn(move || {
-            let mut chunk = [0u8; 4096];
-            while let Ok(n @ 1..) = stdout.read(&mut chunk) {
-                output.lock().unwrap().extend_from_slice(&chunk[..n]);
-            }
-        })
-    };
-    let errors = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
-    let mut exited = false;
-    while started.elapsed() < CASE_LIMIT {
-        if let Ok(Some(_)) = qemu.0.try_wait() {
-            exited = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    drop(qemu);
-    reader.join().expect("console reader");
-    let errors = errors.join().expect("stderr reader");
-    let text = String::from_utf8_lossy(&output.lock().unwrap()).replace('\r', "");
-    let console = Console { text, wall: started.elapsed() };
-    eprintln!("--- scenario {name}: {:.1} s wall ---\n{}\n{errors}", console.wall.as_secs_f64(), console.text);
+    let mut guest = Guest::boot(image, name, Command::new(&image.qemu), &["-net", "none"]);
+    let exited = tests::poll_every(CASE_LIMIT, Duration::from_millis(50), || guest.exited());
+    let (console, errors) = guest.finish(name, started);
     assert!(exited, "scenario {name}: QEMU still ran after {CASE_LIMIT:?} and was killed:\n{}", console.text);
     assert!(
         console.has(&format!("scenario {name}")),
@@ -405,4 +436,151 @@ fn a_graceful_stop_of_the_heartbeat_core_disarms_the_watchdog() {
     assert!(c.has("heartbeat exited with status 0"), "{}", c.text);
     assert!(!c.reset(), "the node reset after a clean stop:\n{}", c.text);
     assert!(c.has("no reset 8 s after heartbeat stopped"), "{}", c.text);
+}
+
+/// Node alpha's files for the split-brain case: the same timing as the
+/// guest's bravo, no STONITH device, no watchdog; resource `marker::NAME`
+/// is the file STATE/NAME.
+fn alpha_config(dir: &Path, state: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let conf = dir.join("ha.d");
+    std::fs::create_dir_all(conf.join("resource.d")).unwrap();
+    std::fs::write(
+        conf.join("ha.cf"),
+        "keepalive 500ms\nwarntime 1\ndeadtime 2\ninitdead 30\nucast tap0 198.18.5.2\nnode alpha bravo\n\
+         auto_failback on\n",
+    )
+    .unwrap();
+    std::fs::write(conf.join("authkeys"), "auth 1\n1 sha1 split-test\n").unwrap();
+    std::fs::set_permissions(conf.join("authkeys"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::write(conf.join("haresources"), "alpha marker::web\nbravo marker::db\n").unwrap();
+    let script = conf.join("resource.d/marker");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nstate={}\ncase \"$2\" in\nstart) touch \"$state/$1\" ;;\nstop) rm -f \"$state/$1\" ;;\n\
+             status) if [ -e \"$state/$1\" ]; then echo running; else echo stopped; fi ;;\nesac\n",
+            state.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    conf
+}
+
+/// `heartbeat status` of the node whose run directory is `run`.
+fn hb_status(run: &Path) -> String {
+    let out = Command::new(tests::our_bin("heartbeat"))
+        .args(["status", "--run-dir"])
+        .arg(run)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run heartbeat status");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Issue 10, item 13. Two nodes without STONITH: bravo, in the guest with
+/// softdog, and alpha, on the host behind a tap device in a test namespace.
+/// Cutting the link, each side sees the other die. alpha (the better claim)
+/// takes bravo's group after bravo's announced watchdog time; bravo (the
+/// weaker claim) must be gone by then — its group's stop hangs, so only its
+/// watchdog can get it there. Never both holding db.
+#[test]
+fn a_cut_link_without_stonith_resets_the_weaker_node_before_the_stronger_takes_over() {
+    let Some(image) = image() else { return };
+    if tests::skip_unless_capable(&[]) {
+        return;
+    }
+    if !Path::new("/dev/net/tun").exists() {
+        eprintln!("SKIP: /dev/net/tun is missing (tap devices)");
+        return;
+    }
+    let started = Instant::now();
+    let ns = tests::Netns::new();
+    ns.ip(&["tuntap", "add", "dev", "tap0", "mode", "tap"]);
+    ns.ip(&["addr", "add", "198.18.5.1/24", "dev", "tap0"]);
+    ns.ip(&["link", "set", "tap0", "up"]);
+    let mut guest = Guest::boot(
+        image,
+        "hb-split",
+        ns.command(&image.qemu),
+        &["-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no", "-device", "e1000,netdev=n0"],
+    );
+    let booted = tests::poll_every(Duration::from_secs(60), Duration::from_millis(100), || {
+        guest.seen("FWT: heartbeat bravo started").is_some() || guest.exited()
+    });
+    assert!(
+        booted && !guest.exited(),
+        "the guest did not start heartbeat:\n{}",
+        guest.finish("hb-split", started).0.text
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    std::fs::create_dir(&state).unwrap();
+    let conf = alpha_config(dir.path(), &state);
+    let run_dir = dir.path().join("run");
+    let mut cmd = ns.command(tests::our_bin("heartbeat"));
+    cmd.args(["run", "--node", "alpha", "-c"]).arg(&conf).arg("--run-dir").arg(&run_dir);
+    let alpha = tests::Guard::spawn(cmd, &dir.path().join("alpha.log"));
+
+    // Both run their home group, and alpha knows bravo holds db.
+    let mut status = String::new();
+    let settled = tests::poll_every(Duration::from_secs(40), Duration::from_millis(200), || {
+        status = hb_status(&run_dir);
+        status.contains("group marker::web: running here") && status.contains("group marker::db: held by bravo")
+    });
+    let report = |guest: Guest, what: &str| -> String {
+        let (console, _) = guest.finish("hb-split", started);
+        format!("{what}\n--- alpha ---\n{}\n--- bravo (guest) ---\n{}", alpha.log(), console.text)
+    };
+    if !settled || guest.seen("FWT: db started").is_none() {
+        panic!("{}", report(guest, &format!("the cluster did not settle (web on alpha, db on bravo):\n{status}")));
+    }
+
+    ns.ip(&["link", "set", "tap0", "down"]);
+    let cut = Instant::now();
+    let mut exited_at = None;
+    let took_over = tests::poll_every(Duration::from_secs(30), Duration::from_millis(20), || {
+        if exited_at.is_none() && guest.exited() {
+            exited_at = Some(Instant::now());
+        }
+        state.join("db").exists()
+    });
+    let took_over_at = Instant::now();
+    if exited_at.is_none() && guest.exited() {
+        exited_at = Some(took_over_at);
+    }
+    let secs = |t: Instant| t.duration_since(cut).as_secs_f64();
+    let reset_line = guest.seen(RESET);
+    let gave_up = guest.seen("Lost alpha, which takes over after our watchdog time");
+    if !took_over {
+        panic!("{}", report(guest, "alpha never took db over after the cut"));
+    }
+    let Some(reset_at) = reset_line else {
+        let what = format!(
+            "split brain: alpha took db over {:.2} s after the cut while bravo still ran it (no watchdog reset)",
+            secs(took_over_at)
+        );
+        panic!("{}", report(guest, &what));
+    };
+    let exited_at = exited_at.expect("QEMU exits after the reset line (-no-reboot)");
+    eprintln!(
+        "link cut; bravo gave up at {:.2} s, softdog reset at {:.2} s, QEMU gone at {:.2} s; alpha took db over at \
+         {:.2} s ({:.2} s after the reset)",
+        gave_up.map_or(f64::NAN, secs),
+        secs(reset_at),
+        secs(exited_at),
+        secs(took_over_at),
+        took_over_at.duration_since(exited_at).as_secs_f64()
+    );
+    let (console, _) = guest.finish("hb-split", started);
+    let log = alpha.log();
+    assert!(gave_up.is_some(), "bravo says why it gives up:\n{}", console.text);
+    assert!(console.has("FWT: stop of db hangs"), "{}", console.text);
+    assert!(exited_at < took_over_at, "bravo was still up when alpha took db over:\n{log}\n{}", console.text);
+    assert!(log.contains("node bravo: is dead"), "{log}");
+    assert!(log.contains("No STONITH device configured: waiting 4500 ms for bravo's watchdog"), "{log}");
+    assert!(log.contains("Resources being acquired from bravo."), "{log}");
+    assert!(!console.has("Resources being acquired from alpha."), "bravo never takes web: {}", console.text);
 }
