@@ -372,7 +372,7 @@ fn without_stonith_both_sides_of_a_partition_agree_on_which_one_gives_up() {
         for key in loser_held {
             if loser_node.local_group(key) == LocalGroup::Starting {
                 // A start in progress is stopped as soon as it completes.
-                assert_eq!(stops(&loser_node.on_group_done(key, GroupResult::Started)), [key.clone()], "{case}");
+                assert_eq!(stops(&loser_node.on_group_done(key, GroupResult::Started)), vec![key.clone()], "{case}");
             }
             assert_eq!(loser_node.local_group(key), LocalGroup::Stopping, "{key}: {case}");
         }
