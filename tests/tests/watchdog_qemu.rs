@@ -479,21 +479,34 @@ fn hb_status(run: &Path) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// Issue 10, item 13. Two nodes without STONITH: bravo, in the guest with
-/// softdog, and alpha, on the host behind a tap device in a test namespace.
-/// Cutting the link, each side sees the other die. alpha (the better claim)
-/// takes bravo's group after bravo's announced watchdog time; bravo (the
-/// weaker claim) must be gone by then — its group's stop hangs, so only its
-/// watchdog can get it there. Never both holding db.
-#[test]
-fn a_cut_link_without_stonith_resets_the_weaker_node_before_the_stronger_takes_over() {
-    let Some(image) = image() else { return };
+/// What happened after the link was cut, in seconds after the cut.
+struct Split {
+    /// bravo's console and alpha's log.
+    console: Console,
+    alpha: String,
+    /// bravo gave up (stopped feeding, released its groups).
+    gave_up: Option<f64>,
+    /// bravo's softdog fired.
+    reset: Option<f64>,
+    /// QEMU exited (the reset, with -no-reboot).
+    exited: Option<f64>,
+    /// bravo logged that everything was released and it feeds again.
+    released: Option<f64>,
+    /// alpha started db.
+    took_over: f64,
+}
+
+/// Issue 10, item 13: two nodes without STONITH — bravo in the guest (scenario `name` of init.sh, with softdog)
+/// and alpha on the host behind a tap device in a test namespace, one group each (alpha first in `node`: the
+/// better claim). Once both run their home group, the link is cut; returns when alpha takes bravo's group db over
+/// (panics, with both logs, if the cluster never settles or alpha never takes over).
+fn cut_the_link(image: &Image, name: &str) -> Option<Split> {
     if tests::skip_unless_capable(&[]) {
-        return;
+        return None;
     }
     if !Path::new("/dev/net/tun").exists() {
         eprintln!("SKIP: /dev/net/tun is missing (tap devices)");
-        return;
+        return None;
     }
     let started = Instant::now();
     let ns = tests::Netns::new();
@@ -502,18 +515,14 @@ fn a_cut_link_without_stonith_resets_the_weaker_node_before_the_stronger_takes_o
     ns.ip(&["link", "set", "tap0", "up"]);
     let mut guest = Guest::boot(
         image,
-        "hb-split",
+        name,
         ns.command(&image.qemu),
         &["-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no", "-device", "e1000,netdev=n0"],
     );
     let booted = tests::poll_every(Duration::from_secs(60), Duration::from_millis(100), || {
         guest.seen("FWT: heartbeat bravo started").is_some() || guest.exited()
     });
-    assert!(
-        booted && !guest.exited(),
-        "the guest did not start heartbeat:\n{}",
-        guest.finish("hb-split", started).0.text
-    );
+    assert!(booted && !guest.exited(), "the guest did not start heartbeat:\n{}", guest.finish(name, started).0.text);
 
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
@@ -528,13 +537,15 @@ fn a_cut_link_without_stonith_resets_the_weaker_node_before_the_stronger_takes_o
     let mut status = String::new();
     let settled = tests::poll_every(Duration::from_secs(40), Duration::from_millis(200), || {
         status = hb_status(&run_dir);
-        status.contains("group marker::web: running here") && status.contains("group marker::db: held by bravo")
+        status.contains("group marker::web: running here")
+            && status.contains("group marker::db: held by bravo")
+            && guest.seen("FWT: db started").is_some()
     });
     let report = |guest: Guest, what: &str| -> String {
-        let (console, _) = guest.finish("hb-split", started);
+        let (console, _) = guest.finish(name, started);
         format!("{what}\n--- alpha ---\n{}\n--- bravo (guest) ---\n{}", alpha.log(), console.text)
     };
-    if !settled || guest.seen("FWT: db started").is_none() {
+    if !settled {
         panic!("{}", report(guest, &format!("the cluster did not settle (web on alpha, db on bravo):\n{status}")));
     }
 
@@ -548,39 +559,91 @@ fn a_cut_link_without_stonith_resets_the_weaker_node_before_the_stronger_takes_o
         state.join("db").exists()
     });
     let took_over_at = Instant::now();
-    if exited_at.is_none() && guest.exited() {
-        exited_at = Some(took_over_at);
-    }
-    let secs = |t: Instant| t.duration_since(cut).as_secs_f64();
-    let reset_line = guest.seen(RESET);
-    let gave_up = guest.seen("Lost alpha, which takes over after our watchdog time");
     if !took_over {
         panic!("{}", report(guest, "alpha never took db over after the cut"));
     }
-    let Some(reset_at) = reset_line else {
+    let secs = |t: Instant| t.duration_since(cut).as_secs_f64();
+    let gave_up = guest.seen("Lost alpha, which takes over after our watchdog time").map(secs);
+    let reset = guest.seen(RESET).map(secs);
+    let released = guest.seen("All resource groups released: feeding the watchdog again").map(secs);
+    if reset.is_none() && released.is_none() {
         let what = format!(
-            "split brain: alpha took db over {:.2} s after the cut while bravo still ran it (no watchdog reset)",
+            "split brain: alpha took db over {:.2} s after the cut while bravo still ran it (no release, no watchdog \
+             reset)",
             secs(took_over_at)
         );
         panic!("{}", report(guest, &what));
+    }
+    if released.is_some() {
+        // Positive sign that bravo stays up: its marker well after the watchdog would have fired.
+        let up = tests::poll_every(Duration::from_secs(20), Duration::from_millis(100), || {
+            guest.seen("FWT: bravo up 6 s after releasing db").is_some() || guest.exited()
+        });
+        assert!(up, "{}", report(guest, "bravo printed nothing after releasing db"));
+    }
+    let (console, _) = guest.finish(name, started);
+    let split = Split {
+        console,
+        alpha: alpha.log(),
+        gave_up,
+        reset,
+        exited: exited_at.map(secs),
+        released,
+        took_over: secs(took_over_at),
     };
-    let exited_at = exited_at.expect("QEMU exits after the reset line (-no-reboot)");
+    let at = |t: Option<f64>| t.map_or("-".to_string(), |t| format!("{t:.2} s"));
     eprintln!(
-        "link cut; bravo gave up at {:.2} s, softdog reset at {:.2} s, QEMU gone at {:.2} s; alpha took db over at \
-         {:.2} s ({:.2} s after the reset)",
-        gave_up.map_or(f64::NAN, secs),
-        secs(reset_at),
-        secs(exited_at),
-        secs(took_over_at),
-        took_over_at.duration_since(exited_at).as_secs_f64()
+        "after the cut: bravo gave up at {}, released everything at {}, softdog reset at {}, QEMU gone at {}; \
+         alpha took db over at {:.2} s",
+        at(split.gave_up),
+        at(split.released),
+        at(split.reset),
+        at(split.exited),
+        split.took_over
     );
-    let (console, _) = guest.finish("hb-split", started);
-    let log = alpha.log();
-    assert!(gave_up.is_some(), "bravo says why it gives up:\n{}", console.text);
-    assert!(console.has("FWT: stop of db hangs"), "{}", console.text);
-    assert!(exited_at < took_over_at, "bravo was still up when alpha took db over:\n{log}\n{}", console.text);
+    let log = &split.alpha;
     assert!(log.contains("node bravo: is dead"), "{log}");
     assert!(log.contains("No STONITH device configured: waiting 4500 ms for bravo's watchdog"), "{log}");
     assert!(log.contains("Resources being acquired from bravo."), "{log}");
-    assert!(!console.has("Resources being acquired from alpha."), "bravo never takes web: {}", console.text);
+    assert!(split.gave_up.is_some(), "bravo says why it gives up:\n{}", split.console.text);
+    assert!(
+        !split.console.has("Resources being acquired from alpha."),
+        "bravo never takes web:\n{}",
+        split.console.text
+    );
+    Some(split)
+}
+
+/// db's stop hangs in the guest: only bravo's watchdog can get db off it,
+/// and it does before alpha takes db over — never both holding db.
+#[test]
+fn a_cut_link_without_stonith_resets_the_weaker_node_before_the_stronger_takes_over() {
+    let Some(image) = image() else { return };
+    let Some(split) = cut_the_link(image, "hb-split") else { return };
+    let text = &split.console.text;
+    assert!(split.console.has("FWT: stop of db hangs"), "{text}");
+    let (Some(reset), Some(exited)) = (split.reset, split.exited) else { panic!("no watchdog reset:\n{text}") };
+    assert!(split.released.is_none(), "{text}");
+    assert!(
+        reset < split.took_over && exited < split.took_over,
+        "bravo was still up when alpha took db over ({:.2} s):\n{}\n{text}",
+        split.took_over,
+        split.alpha
+    );
+    eprintln!("alpha took db over {:.2} s after bravo's reset", split.took_over - reset);
+}
+
+/// db stops at once in the guest: bravo releases it before alpha's wait
+/// ends, feeds its watchdog again and stays up, holding nothing.
+#[test]
+fn a_cut_link_without_stonith_makes_the_weaker_node_release_its_groups_in_time_and_stay_up() {
+    let Some(image) = image() else { return };
+    let Some(split) = cut_the_link(image, "hb-split-release") else { return };
+    let text = &split.console.text;
+    let released = split.released.unwrap_or_else(|| panic!("bravo did not release db:\n{text}"));
+    assert!(released < split.took_over, "db released {released:.2} s, taken over {:.2} s:\n{text}", split.took_over);
+    assert!(split.console.has("FWT: db stopped"), "{text}");
+    assert!(split.console.has("FWT: bravo up 6 s after releasing db"), "{text}");
+    assert!(split.reset.is_none() && split.exited.is_none(), "bravo reset after releasing db in time:\n{text}");
+    eprintln!("bravo released db {:.2} s before alpha took it over", split.took_over - released);
 }
