@@ -26,6 +26,9 @@
 //!   it holds groups it stops them and stops feeding its watchdog at once —
 //!   its node resets within its own timeout, before the peer's wait ends,
 //!   unless every group has stopped by then (then it feeds again, passive).
+//!   Status messages name the peers their sender has declared dead, so a
+//!   node still heard by a peer that no longer hears it (a one-way cut)
+//!   gives way in the same manner.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -132,6 +135,9 @@ pub struct Announcement {
     /// Its watchdog timeout (0 = none): a silent node has surely reset
     /// itself this long after its last feed.
     pub watchdog: Duration,
+    /// Peers it has declared dead and not yet made safe (a node still heard
+    /// by a peer that no longer hears it learns so from this).
+    pub unclean: BTreeSet<String>,
 }
 
 /// Why a peer no longer holds anything.
@@ -325,6 +331,12 @@ impl Cluster {
             ping: self.ping,
             standby: self.standby,
             watchdog: self.watchdog,
+            unclean: self
+                .peers
+                .iter()
+                .filter(|(_, p)| matches!(p, PeerState::Unclean { .. }))
+                .map(|(n, _)| n.clone())
+                .collect(),
         }
     }
 
@@ -445,9 +457,22 @@ impl Cluster {
         for key in &announcement.holds {
             self.last_holder.insert(key.clone(), node.to_string());
         }
-        self.yielded_to.remove(node);
+        let mut actions = Vec::new();
+        if announcement.unclean.contains(&self.local)
+            && !self.watchdog.is_zero()
+            && self.yields_without_fencing(node, &announcement)
+        {
+            // A one-way cut: it no longer hears us and takes over after our watchdog time.
+            if !self.yielded_to.contains(node) {
+                warn!("{node} declared us dead while we still hear it");
+                actions.extend(self.yield_to(node));
+            }
+        } else {
+            self.yielded_to.remove(node);
+        }
         self.peers.insert(node.to_string(), PeerState::Alive(announcement));
-        self.reconcile()
+        actions.extend(self.reconcile());
+        actions
     }
 
     /// A peer restarted (new generation): whatever it announced before is void.
@@ -721,6 +746,12 @@ impl Cluster {
                 }
             }
         }
+    }
+
+    /// Whether this node, without a fence agent, must give way to `node`,
+    /// which announced `last`.
+    fn yields_without_fencing(&self, node: &str, last: &Announcement) -> bool {
+        self.fencing == (Fencing::None { unfenced_takeover: false }) && !self.has_better_claim(node, Some(last))
     }
 
     /// The partition rule: whether this node's claim to the resources beats

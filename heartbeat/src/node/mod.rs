@@ -405,7 +405,8 @@ impl Node {
             .with("hold", &hold.join(" "))
             .with("ping", &a.ping.to_string())
             .with("sb", &a.standby.map_or("none".to_string(), |s| s.to_string()))
-            .with("wd", &a.watchdog.as_millis().to_string());
+            .with("wd", &a.watchdog.as_millis().to_string())
+            .with("dead", &a.unclean.iter().map(String::as_str).collect::<Vec<_>>().join(" "));
         media.send(&msg.encode(&self.keys));
     }
 
@@ -736,5 +737,6 @@ fn parse_announcement(msg: &Message) -> Option<Announcement> {
         s => Some(GroupSet::parse(s)?),
     };
     let watchdog = Duration::from_millis(msg.field("wd").unwrap_or("0").parse().ok()?);
-    Some(Announcement { status, holds, ping, standby, watchdog })
+    let unclean = msg.field("dead").unwrap_or("").split_whitespace().map(str::to_string).collect();
+    Some(Announcement { status, holds, ping, standby, watchdog, unclean })
 }

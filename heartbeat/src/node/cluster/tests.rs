@@ -21,6 +21,7 @@ fn announce(status: NodeStatus, holds: &[&str], ping: usize) -> Announcement {
         ping,
         standby: None,
         watchdog: Duration::ZERO,
+        unclean: BTreeSet::new(),
     }
 }
 
@@ -395,4 +396,52 @@ fn without_stonith_a_weaker_node_without_watchdog_keeps_its_groups() {
 fn the_announced_watchdog_is_what_the_peer_waits_for() {
     let c = Cluster::new("alpha", &nodes(), groups(), AutoFailback::On, NO_STONITH, Duration::from_millis(3500));
     assert_eq!(c.announcement().watchdog, Duration::from_millis(3500));
+}
+
+/// `a` with `node` declared dead by its sender.
+fn declaring_dead(mut a: Announcement, node: &str) -> Announcement {
+    a.unclean.insert(node.to_string());
+    a
+}
+
+#[test]
+fn without_stonith_the_weaker_node_gives_up_when_a_stronger_peer_it_still_hears_declares_it_dead() {
+    // Only bravo -> alpha is cut: bravo still hears alpha, which waits for bravo's watchdog.
+    let mut bravo = watchdog_pair("bravo", &["db"], &["web"], WD, WD);
+    let from_alpha = declaring_dead(with_watchdog(announce(NodeStatus::Active, &["web"], 0), WD), "bravo");
+    let actions = bravo.on_announcement("alpha", from_alpha.clone());
+    assert!(stops_feeding(&actions), "alpha takes db over after bravo's watchdog time: {actions:?}");
+    assert_eq!(stops(&actions), ["db"], "{actions:?}");
+    assert!(bravo.on_announcement("alpha", from_alpha.clone()).is_empty(), "once is enough");
+    let actions = bravo.on_group_done("db", GroupResult::Stopped);
+    assert!(actions.contains(&Action::ResumeFeeding) && starts(&actions).is_empty(), "{actions:?}");
+    assert!(bravo.on_announcement("alpha", from_alpha).is_empty(), "db stays away while alpha may take it");
+    // alpha hears bravo again (and took nothing yet): db comes home.
+    let actions = bravo.on_announcement("alpha", with_watchdog(announce(NodeStatus::Active, &["web"], 0), WD));
+    assert_eq!(starts(&actions), ["db"], "{actions:?}");
+
+    // The other way round: alpha, the better claim, heard declared dead by bravo, keeps its groups
+    // (bravo gives its own up, as above, and never takes alpha's).
+    let mut alpha = watchdog_pair("alpha", &["web"], &["db"], WD, WD);
+    let from_bravo = declaring_dead(with_watchdog(announce(NodeStatus::Active, &["db"], 0), WD), "alpha");
+    let actions = alpha.on_announcement("bravo", from_bravo);
+    assert!(!stops_feeding(&actions) && stops(&actions).is_empty(), "{actions:?}");
+}
+
+#[test]
+fn the_announcement_names_the_peers_declared_dead_and_not_yet_safe() {
+    let mut alpha = watchdog_pair("alpha", &["web"], &["db"], WD, WD);
+    assert!(alpha.announcement().unclean.is_empty());
+    alpha.on_node_dead("bravo");
+    assert_eq!(alpha.announcement().unclean, BTreeSet::from(["bravo".to_string()]));
+    alpha.on_node_safe("bravo", CleanReason::WatchdogExpired);
+    assert!(alpha.announcement().unclean.is_empty());
+}
+
+#[test]
+fn without_a_watchdog_a_node_declared_dead_by_a_peer_it_hears_keeps_its_groups() {
+    let mut bravo = watchdog_pair("bravo", &["db"], &["web"], Duration::ZERO, WD);
+    let from_alpha = declaring_dead(with_watchdog(announce(NodeStatus::Active, &["web"], 0), WD), "bravo");
+    assert!(bravo.on_announcement("alpha", from_alpha).is_empty());
+    assert_eq!(bravo.local_group("db"), LocalGroup::Running);
 }
