@@ -392,12 +392,6 @@ fn without_stonith_a_weaker_node_without_watchdog_keeps_its_groups() {
     assert!(actions.is_empty(), "{actions:?}");
 }
 
-#[test]
-fn the_announced_watchdog_is_what_the_peer_waits_for() {
-    let c = Cluster::new("alpha", &nodes(), groups(), AutoFailback::On, NO_STONITH, Duration::from_millis(3500));
-    assert_eq!(c.announcement().watchdog, Duration::from_millis(3500));
-}
-
 /// `a` with `node` declared dead by its sender.
 fn declaring_dead(mut a: Announcement, node: &str) -> Announcement {
     a.unclean.insert(node.to_string());
