@@ -7,6 +7,9 @@
 //!
 //! Needs `qemu-system-x86`, `linux-image-amd64`, `busybox-static` and
 //! `cpio` (scripts/setup.sh installs them); prints `SKIP:` without them.
+//! The split-brain cases also need root and `/dev/net/tun`: the guest's
+//! e1000 NIC is a tap device in a test namespace, where the peer node runs.
+//! Their addresses are 198.18.5.1 (host side) and 198.18.5.2 (guest).
 
 use std::io::Read;
 use std::path::{Path, PathBuf};

@@ -132,8 +132,10 @@ pub struct Announcement {
     pub ping: usize,
     /// Its standby set, if any.
     pub standby: Option<GroupSet>,
-    /// Its watchdog timeout (0 = none): a silent node has surely reset
-    /// itself this long after its last feed.
+    /// Its watchdog timeout plus one keepalive (0 = no watchdog): a node
+    /// stops feeding at the latest one keepalive after a peer declared it
+    /// dead (it dies, or it gives way), so this long after that it has
+    /// surely reset itself or released everything.
     pub watchdog: Duration,
     /// Peers it has declared dead and not yet made safe (a node still heard
     /// by a peer that no longer hears it learns so from this).
