@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the initramfs of the watchdog QEMU tests: busybox-static, the
-# kernel's watchdog and softdog modules (decompressed: busybox insmod
-# wants plain .ko), our binaries (fence-watchdog, heartbeat, …) with the
+# kernel's watchdog and softdog modules and the e1000 network driver
+# (decompressed: busybox insmod wants plain .ko), our binaries (fence-watchdog, heartbeat, …) with the
 # shared libraries they need, and init.sh (beside this script) as /init.
 #
 # usage: build-initramfs.sh OUT.cpio.gz KERNEL_VERSION BINARY [BINARY…]
@@ -14,8 +14,9 @@ trap 'rm -rf "$stage"' EXIT
 
 mkdir -p "$stage"/{bin,proc,sys,dev,run,tmp,etc,lib/modules}
 cp /bin/busybox "$stage/bin/busybox"
-for module in watchdog softdog; do
-  found=$(find "/lib/modules/$kver/kernel/drivers/watchdog" -name "$module.ko*" | head -n 1)
+for module in watchdog softdog e1000; do
+  found=$(find "/lib/modules/$kver/kernel/drivers/watchdog" "/lib/modules/$kver/kernel/drivers/net/ethernet/intel" \
+    -name "$module.ko*" | head -n 1)
   [[ -n $found ]] || { echo "no $module module for kernel $kver" >&2; exit 1; }
   case $found in
     *.xz) xz -dc "$found" ;;

@@ -178,6 +178,52 @@ hb-kill9 | hb-stop)
   fi
   finish
   ;;
+hb-split | hb-split-release)
+  # Node bravo of a two-node cluster without STONITH; alpha runs on the
+  # host, behind the tap device at the other end of eth0. The test cuts
+  # that link once both nodes run their home group. bravo has the weaker
+  # claim (one group each; alpha comes first in `node`), so it must give
+  # up db before alpha's wait for its watchdog ends. In hb-split db's stop
+  # hangs: only the watchdog reset can get it off this node; in
+  # hb-split-release it stops at once and the node stays up.
+  if ! insmod /lib/modules/e1000.ko; then
+    say "insmod e1000 failed"
+    finish
+  fi
+  ip addr add 198.18.5.2/24 dev eth0
+  ip link set eth0 up
+  mkdir -p /etc/ha.d/resource.d /run/hb
+  printf 'keepalive 500ms\nwarntime 1\ndeadtime 2\ninitdead 30\nucast eth0 198.18.5.1\nnode alpha bravo\nauto_failback on\nwatchdog /dev/watchdog\nwatchdog_socket /run/no-service.sock\n' >/etc/ha.d/ha.cf
+  printf 'auth 1\n1 sha1 split-test\n' >/etc/ha.d/authkeys
+  chmod 600 /etc/ha.d/authkeys
+  printf 'alpha marker::web\nbravo marker::db\n' >/etc/ha.d/haresources
+  cat >/etc/ha.d/resource.d/marker <<'SCRIPT'
+#!/bin/sh
+# marker NAME start|stop|status: a resource that is a file; db's stop hangs.
+case "$2" in
+start) touch "/run/hb/$1"; echo "FWT: $1 started at $(cut -d ' ' -f 1 /proc/uptime)" >/dev/console ;;
+stop)
+  if [ "$1" = db ] && [ -e /run/hb/stop-hangs ]; then
+    echo "FWT: stop of db hangs at $(cut -d ' ' -f 1 /proc/uptime)" >/dev/console
+    sleep 120
+  fi
+  rm -f "/run/hb/$1"
+  echo "FWT: $1 stopped at $(cut -d ' ' -f 1 /proc/uptime)" >/dev/console ;;
+status) if [ -e "/run/hb/$1" ]; then echo running; else echo stopped; fi ;;
+esac
+SCRIPT
+  chmod 755 /etc/ha.d/resource.d/marker
+  [ "$fwt" = hb-split ] && touch /run/hb/stop-hangs
+  heartbeat run --node bravo --run-dir /run/heartbeat &
+  say "heartbeat bravo started at $(uptime_s)"
+  # Once db has started and stopped again: longer than the watchdog timeout.
+  until [ -e /run/hb/db ]; do sleep 1; done
+  while [ -e /run/hb/db ]; do sleep 1; done
+  sleep 6
+  say "bravo up 6 s after releasing db"
+  sleep 60
+  finish
+  ;;
 *)
   say "unknown scenario '$fwt'"
   finish

@@ -7,6 +7,9 @@
 //!
 //! Needs `qemu-system-x86`, `linux-image-amd64`, `busybox-static` and
 //! `cpio` (scripts/setup.sh installs them); prints `SKIP:` without them.
+//! The split-brain cases also need root and `/dev/net/tun`: the guest's
+//! e1000 NIC is a tap device in a test namespace, where the peer node runs.
+//! Their addresses are 198.18.5.1 (host side) and 198.18.5.2 (guest).
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -141,54 +144,85 @@ impl Console {
     }
 }
 
+/// A booted guest: QEMU (killed on drop) and its serial console, each line
+/// with the host time it arrived at.
+struct Guest {
+    qemu: Qemu,
+    lines: Arc<Mutex<Vec<(Instant, String)>>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+    errors: Option<std::thread::JoinHandle<String>>,
+}
+
+impl Guest {
+    /// Boots scenario `name`; `command` is QEMU (possibly wrapped, e.g. in
+    /// `ip netns exec`) and `network` its network arguments.
+    fn boot(image: &Image, name: &str, mut command: Command, network: &[&str]) -> Guest {
+        let mut child = command
+            .args(["-accel", "tcg", "-m", "256", "-smp", "1", "-nographic", "-no-reboot"])
+            .args(network)
+            .arg("-kernel")
+            .arg(&image.kernel)
+            .arg("-initrd")
+            .arg(&image.initrd)
+            .args(["-append", &format!("console=ttyS0 panic=-1 quiet fwt={name}")])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start qemu");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut stderr = child.stderr.take().expect("stderr");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let reader = {
+            let lines = lines.clone();
+            std::thread::spawn(move || {
+                let mut stdout = std::io::BufReader::new(stdout);
+                let mut line = Vec::new();
+                while let Ok(1..) = std::io::BufRead::read_until(&mut stdout, b'\n', &mut line) {
+                    let text = String::from_utf8_lossy(&line).trim_end_matches(['\r', '\n']).to_string();
+                    lines.lock().unwrap().push((Instant::now(), text));
+                    line.clear();
+                }
+            })
+        };
+        let errors = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stderr.read_to_string(&mut text);
+            text
+        });
+        Guest { qemu: Qemu(child), lines, reader: Some(reader), errors: Some(errors) }
+    }
+
+    /// When the first console line containing `needle` arrived.
+    fn seen(&self, needle: &str) -> Option<Instant> {
+        self.lines.lock().unwrap().iter().find(|(_, l)| l.contains(needle)).map(|(t, _)| *t)
+    }
+
+    /// Whether QEMU has exited (power-off or watchdog reset).
+    fn exited(&mut self) -> bool {
+        matches!(self.qemu.0.try_wait(), Ok(Some(_)))
+    }
+
+    /// Stops QEMU (if still running) and returns everything it printed.
+    fn finish(mut self, name: &str, started: Instant) -> (Console, String) {
+        let _ = self.qemu.0.kill();
+        let _ = self.qemu.0.wait();
+        self.reader.take().expect("console reader").join().expect("console reader");
+        let errors = self.errors.take().expect("stderr reader").join().expect("stderr reader");
+        let text: String = self.lines.lock().unwrap().iter().map(|(_, l)| format!("{l}\n")).collect();
+        let console = Console { text, wall: started.elapsed() };
+        eprintln!("--- scenario {name}: {:.1} s wall ---\n{}\n{errors}", console.wall.as_secs_f64(), console.text);
+        (console, errors)
+    }
+}
+
 /// Boots the guest with scenario `name` and returns its console once QEMU
 /// exits (power-off or reset), killing it after [`CASE_LIMIT`].
 fn run(image: &Image, name: &str) -> Console {
     let started = Instant::now();
-    let mut child = Command::new(&image.qemu)
-        .args(["-accel", "tcg", "-m", "256", "-smp", "1", "-nographic", "-no-reboot", "-net", "none"])
-        .arg("-kernel")
-        .arg(&image.kernel)
-        .arg("-initrd")
-        .arg(&image.initrd)
-        .args(["-append", &format!("console=ttyS0 panic=-1 quiet fwt={name}")])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start qemu");
-    let mut stdout = child.stdout.take().expect("stdout");
-    let mut stderr = child.stderr.take().expect("stderr");
-    let mut qemu = Qemu(child);
-    let output = Arc::new(Mutex::new(Vec::new()));
-    let reader = {
-        let output = output.clone();
-        std::thread::spawn(move || {
-            let mut chunk = [0u8; 4096];
-            while let Ok(n @ 1..) = stdout.read(&mut chunk) {
-                output.lock().unwrap().extend_from_slice(&chunk[..n]);
-            }
-        })
-    };
-    let errors = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
-    let mut exited = false;
-    while started.elapsed() < CASE_LIMIT {
-        if let Ok(Some(_)) = qemu.0.try_wait() {
-            exited = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    drop(qemu);
-    reader.join().expect("console reader");
-    let errors = errors.join().expect("stderr reader");
-    let text = String::from_utf8_lossy(&output.lock().unwrap()).replace('\r', "");
-    let console = Console { text, wall: started.elapsed() };
-    eprintln!("--- scenario {name}: {:.1} s wall ---\n{}\n{errors}", console.wall.as_secs_f64(), console.text);
+    let mut guest = Guest::boot(image, name, Command::new(&image.qemu), &["-net", "none"]);
+    let exited = tests::poll_every(CASE_LIMIT, Duration::from_millis(50), || guest.exited());
+    let (console, errors) = guest.finish(name, started);
     assert!(exited, "scenario {name}: QEMU still ran after {CASE_LIMIT:?} and was killed:\n{}", console.text);
     assert!(
         console.has(&format!("scenario {name}")),
@@ -405,4 +439,214 @@ fn a_graceful_stop_of_the_heartbeat_core_disarms_the_watchdog() {
     assert!(c.has("heartbeat exited with status 0"), "{}", c.text);
     assert!(!c.reset(), "the node reset after a clean stop:\n{}", c.text);
     assert!(c.has("no reset 8 s after heartbeat stopped"), "{}", c.text);
+}
+
+/// Node alpha's files for the split-brain case: the same timing as the
+/// guest's bravo, no STONITH device, no watchdog; resource `marker::NAME`
+/// is the file STATE/NAME.
+fn alpha_config(dir: &Path, state: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let conf = dir.join("ha.d");
+    std::fs::create_dir_all(conf.join("resource.d")).unwrap();
+    std::fs::write(
+        conf.join("ha.cf"),
+        "keepalive 500ms\nwarntime 1\ndeadtime 2\ninitdead 30\nucast tap0 198.18.5.2\nnode alpha bravo\n\
+         auto_failback on\n",
+    )
+    .unwrap();
+    std::fs::write(conf.join("authkeys"), "auth 1\n1 sha1 split-test\n").unwrap();
+    std::fs::set_permissions(conf.join("authkeys"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::write(conf.join("haresources"), "alpha marker::web\nbravo marker::db\n").unwrap();
+    let script = conf.join("resource.d/marker");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nstate={}\ncase \"$2\" in\nstart) touch \"$state/$1\" ;;\nstop) rm -f \"$state/$1\" ;;\n\
+             status) if [ -e \"$state/$1\" ]; then echo running; else echo stopped; fi ;;\nesac\n",
+            state.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    conf
+}
+
+/// `heartbeat status` of the node whose run directory is `run`.
+fn hb_status(run: &Path) -> String {
+    let out = Command::new(tests::our_bin("heartbeat"))
+        .args(["status", "--run-dir"])
+        .arg(run)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run heartbeat status");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// What happened after the link was cut, in seconds after the cut.
+struct Split {
+    /// bravo's console and alpha's log.
+    console: Console,
+    alpha: String,
+    /// bravo gave up (stopped feeding, released its groups).
+    gave_up: Option<f64>,
+    /// bravo's softdog fired.
+    reset: Option<f64>,
+    /// QEMU exited (the reset, with -no-reboot).
+    exited: Option<f64>,
+    /// bravo logged that everything was released and it feeds again.
+    released: Option<f64>,
+    /// alpha started db.
+    took_over: f64,
+}
+
+/// Issue 10, item 13: two nodes without STONITH — bravo in the guest (scenario `name` of init.sh, with softdog)
+/// and alpha on the host behind a tap device in a test namespace, one group each (alpha first in `node`: the
+/// better claim). Once both run their home group, the link is cut; returns when alpha takes bravo's group db over
+/// (panics, with both logs, if the cluster never settles or alpha never takes over).
+fn cut_the_link(image: &Image, name: &str) -> Option<Split> {
+    if tests::skip_unless_capable(&[]) {
+        return None;
+    }
+    if !Path::new("/dev/net/tun").exists() {
+        eprintln!("SKIP: /dev/net/tun is missing (tap devices)");
+        return None;
+    }
+    let started = Instant::now();
+    let ns = tests::Netns::new();
+    ns.ip(&["tuntap", "add", "dev", "tap0", "mode", "tap"]);
+    ns.ip(&["addr", "add", "198.18.5.1/24", "dev", "tap0"]);
+    ns.ip(&["link", "set", "tap0", "up"]);
+    let mut guest = Guest::boot(
+        image,
+        name,
+        ns.command(&image.qemu),
+        &["-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no", "-device", "e1000,netdev=n0"],
+    );
+    let booted = tests::poll_every(Duration::from_secs(60), Duration::from_millis(100), || {
+        guest.seen("FWT: heartbeat bravo started").is_some() || guest.exited()
+    });
+    assert!(booted && !guest.exited(), "the guest did not start heartbeat:\n{}", guest.finish(name, started).0.text);
+
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    std::fs::create_dir(&state).unwrap();
+    let conf = alpha_config(dir.path(), &state);
+    let run_dir = dir.path().join("run");
+    let mut cmd = ns.command(tests::our_bin("heartbeat"));
+    cmd.args(["run", "--node", "alpha", "-c"]).arg(&conf).arg("--run-dir").arg(&run_dir);
+    let alpha = tests::Guard::spawn(cmd, &dir.path().join("alpha.log"));
+
+    // Both run their home group, and alpha knows bravo holds db.
+    let mut status = String::new();
+    let settled = tests::poll_every(Duration::from_secs(40), Duration::from_millis(200), || {
+        status = hb_status(&run_dir);
+        status.contains("group marker::web: running here")
+            && status.contains("group marker::db: held by bravo")
+            && guest.seen("FWT: db started").is_some()
+    });
+    let report = |guest: Guest, what: &str| -> String {
+        let (console, _) = guest.finish(name, started);
+        format!("{what}\n--- alpha ---\n{}\n--- bravo (guest) ---\n{}", alpha.log(), console.text)
+    };
+    if !settled {
+        panic!("{}", report(guest, &format!("the cluster did not settle (web on alpha, db on bravo):\n{status}")));
+    }
+
+    ns.ip(&["link", "set", "tap0", "down"]);
+    let cut = Instant::now();
+    let mut exited_at = None;
+    let took_over = tests::poll_every(Duration::from_secs(30), Duration::from_millis(20), || {
+        if exited_at.is_none() && guest.exited() {
+            exited_at = Some(Instant::now());
+        }
+        state.join("db").exists()
+    });
+    let took_over_at = Instant::now();
+    if !took_over {
+        panic!("{}", report(guest, "alpha never took db over after the cut"));
+    }
+    let secs = |t: Instant| t.duration_since(cut).as_secs_f64();
+    let gave_up = guest.seen("Lost alpha, which takes over after our watchdog time").map(secs);
+    let reset = guest.seen(RESET).map(secs);
+    let released = guest.seen("All resource groups released: feeding the watchdog again").map(secs);
+    if reset.is_none() && released.is_none() {
+        let what = format!(
+            "split brain: alpha took db over {:.2} s after the cut while bravo still ran it (no release, no watchdog \
+             reset)",
+            secs(took_over_at)
+        );
+        panic!("{}", report(guest, &what));
+    }
+    if released.is_some() {
+        // Positive sign that bravo stays up: its marker well after the watchdog would have fired.
+        let up = tests::poll_every(Duration::from_secs(20), Duration::from_millis(100), || {
+            guest.seen("FWT: bravo up 6 s after releasing db").is_some() || guest.exited()
+        });
+        assert!(up, "{}", report(guest, "bravo printed nothing after releasing db"));
+    }
+    let (console, _) = guest.finish(name, started);
+    let split = Split {
+        console,
+        alpha: alpha.log(),
+        gave_up,
+        reset,
+        exited: exited_at.map(secs),
+        released,
+        took_over: secs(took_over_at),
+    };
+    let at = |t: Option<f64>| t.map_or("-".to_string(), |t| format!("{t:.2} s"));
+    eprintln!(
+        "after the cut: bravo gave up at {}, released everything at {}, softdog reset at {}, QEMU gone at {}; \
+         alpha took db over at {:.2} s",
+        at(split.gave_up),
+        at(split.released),
+        at(split.reset),
+        at(split.exited),
+        split.took_over
+    );
+    let log = &split.alpha;
+    assert!(log.contains("node bravo: is dead"), "{log}");
+    assert!(log.contains("No STONITH device configured: waiting 4500 ms for bravo's watchdog"), "{log}");
+    assert!(log.contains("Resources being acquired from bravo."), "{log}");
+    assert!(split.gave_up.is_some(), "bravo says why it gives up:\n{}", split.console.text);
+    assert!(
+        !split.console.has("Resources being acquired from alpha."),
+        "bravo never takes web:\n{}",
+        split.console.text
+    );
+    Some(split)
+}
+
+/// db's stop hangs in the guest: only bravo's watchdog can get db off it,
+/// and it does before alpha takes db over — never both holding db.
+#[test]
+fn a_cut_link_without_stonith_resets_the_weaker_node_before_the_stronger_takes_over() {
+    let Some(image) = image() else { return };
+    let Some(split) = cut_the_link(image, "hb-split") else { return };
+    let text = &split.console.text;
+    assert!(split.console.has("FWT: stop of db hangs"), "{text}");
+    let (Some(reset), Some(exited)) = (split.reset, split.exited) else { panic!("no watchdog reset:\n{text}") };
+    assert!(split.released.is_none(), "{text}");
+    assert!(
+        reset < split.took_over && exited < split.took_over,
+        "bravo was still up when alpha took db over ({:.2} s):\n{}\n{text}",
+        split.took_over,
+        split.alpha
+    );
+    eprintln!("alpha took db over {:.2} s after bravo's reset", split.took_over - reset);
+}
+
+/// db stops at once in the guest: bravo releases it before alpha's wait
+/// ends, feeds its watchdog again and stays up, holding nothing.
+#[test]
+fn a_cut_link_without_stonith_makes_the_weaker_node_release_its_groups_in_time_and_stay_up() {
+    let Some(image) = image() else { return };
+    let Some(split) = cut_the_link(image, "hb-split-release") else { return };
+    let text = &split.console.text;
+    let released = split.released.unwrap_or_else(|| panic!("bravo did not release db:\n{text}"));
+    assert!(released < split.took_over, "db released {released:.2} s, taken over {:.2} s:\n{text}", split.took_over);
+    assert!(split.console.has("FWT: db stopped"), "{text}");
+    assert!(split.console.has("FWT: bravo up 6 s after releasing db"), "{text}");
+    assert!(split.reset.is_none() && split.exited.is_none(), "bravo reset after releasing db in time:\n{text}");
+    eprintln!("bravo released db {:.2} s before alpha took it over", split.took_over - released);
 }

@@ -19,6 +19,16 @@
 //!   side with the better claim (more ping nodes, then more groups held,
 //!   then earlier in `node` order) fences at once, the other waits
 //!   `stonith_delay`, so one survives.
+//! * Without a fence agent, the same claim decides, and the watchdog does
+//!   the fencing: the side with the better claim waits the peer's announced
+//!   watchdog time (+ 1 s) and then takes over; the other side cannot tell
+//!   a dead peer from a cut-off one, so it never takes over from it, and if
+//!   it holds groups it stops them and stops feeding its watchdog at once —
+//!   its node resets within its own timeout, before the peer's wait ends,
+//!   unless every group has stopped by then (then it feeds again, passive).
+//!   Status messages name the peers their sender has declared dead, so a
+//!   node still heard by a peer that no longer hears it (a one-way cut)
+//!   gives way in the same manner.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -122,9 +132,14 @@ pub struct Announcement {
     pub ping: usize,
     /// Its standby set, if any.
     pub standby: Option<GroupSet>,
-    /// Its watchdog timeout (0 = none): a silent node has surely reset
-    /// itself this long after its last feed.
+    /// Its watchdog timeout plus one keepalive (0 = no watchdog): a node
+    /// stops feeding at the latest one keepalive after a peer declared it
+    /// dead (it dies, or it gives way), so this long after that it has
+    /// surely reset itself or released everything.
     pub watchdog: Duration,
+    /// Peers it has declared dead and not yet made safe (a node still heard
+    /// by a peer that no longer hears it learns so from this).
+    pub unclean: BTreeSet<String>,
 }
 
 /// Why a peer no longer holds anything.
@@ -194,6 +209,11 @@ pub enum Action {
     AwaitWatchdog { node: String, after: Duration },
     /// Send a status message now (holdings changed).
     Announce,
+    /// Stop feeding the watchdog: the node resets within its own timeout
+    /// unless [`Action::ResumeFeeding`] comes first.
+    StopFeeding,
+    /// Feed the watchdog again (everything it had to give up is stopped).
+    ResumeFeeding,
 }
 
 /// How dead peers are made safe.
@@ -237,6 +257,11 @@ pub struct Cluster {
     /// Last node seen holding each group (for "Resources being acquired from X").
     last_holder: BTreeMap<String, String>,
     initial_done: bool,
+    /// Peers lost without fencing that have the better claim: this node
+    /// runs nothing while any of them may still run groups.
+    yielded_to: BTreeSet<String>,
+    /// Whether this node stopped feeding its watchdog (see [`Action::StopFeeding`]).
+    feeding_stopped: bool,
 }
 
 impl Cluster {
@@ -265,6 +290,8 @@ impl Cluster {
             local_groups,
             last_holder: BTreeMap::new(),
             initial_done: false,
+            yielded_to: BTreeSet::new(),
+            feeding_stopped: false,
         }
     }
 
@@ -306,6 +333,12 @@ impl Cluster {
             ping: self.ping,
             standby: self.standby,
             watchdog: self.watchdog,
+            unclean: self
+                .peers
+                .iter()
+                .filter(|(_, p)| matches!(p, PeerState::Unclean { .. }))
+                .map(|(n, _)| n.clone())
+                .collect(),
         }
     }
 
@@ -426,8 +459,22 @@ impl Cluster {
         for key in &announcement.holds {
             self.last_holder.insert(key.clone(), node.to_string());
         }
+        let mut actions = Vec::new();
+        if announcement.unclean.contains(&self.local)
+            && !self.watchdog.is_zero()
+            && self.yields_without_fencing(node, &announcement)
+        {
+            // A one-way cut: it no longer hears us and takes over after our watchdog time.
+            if !self.yielded_to.contains(node) {
+                warn!("{node} declared us dead while we still hear it");
+                actions.extend(self.yield_to(node));
+            }
+        } else {
+            self.yielded_to.remove(node);
+        }
         self.peers.insert(node.to_string(), PeerState::Alive(announcement));
-        self.reconcile()
+        actions.extend(self.reconcile());
+        actions
     }
 
     /// A peer restarted (new generation): whatever it announced before is void.
@@ -439,6 +486,7 @@ impl Cluster {
             if matches!(state, PeerState::Unclean { .. }) {
                 *state = PeerState::Unknown;
             }
+            self.yielded_to.remove(node);
         }
     }
 
@@ -499,6 +547,11 @@ impl Cluster {
         self.local_groups.insert(key.to_string(), new_state);
         let mut actions = vec![Action::Announce];
         actions.extend(self.reconcile());
+        if self.feeding_stopped && !self.local_groups.values().any(|s| s.is_held()) {
+            info!("All resource groups released: feeding the watchdog again");
+            self.feeding_stopped = false;
+            actions.push(Action::ResumeFeeding);
+        }
         actions
     }
 
@@ -565,7 +618,10 @@ impl Cluster {
         let mut candidates: Vec<(&str, usize, Option<GroupSet>)> = Vec::new();
         for node in &self.nodes {
             if node == &self.local {
-                if self.status == NodeStatus::Active && self.local_group(key) != LocalGroup::StopFailed {
+                if self.status == NodeStatus::Active
+                    && self.local_group(key) != LocalGroup::StopFailed
+                    && self.yielded_to.is_empty()
+                {
                     candidates.push((node, self.ping, self.standby));
                 }
             } else if let Some(PeerState::Alive(a)) = self.peers.get(node) {
@@ -640,7 +696,9 @@ impl Cluster {
             return;
         }
         let better_ping = self.peers.values().any(|p| matches!(p, PeerState::Alive(a) if a.ping > self.ping));
-        if better_ping {
+        if let Some(peer) = self.yielded_to.iter().next() {
+            info!("Releasing group {key}: {peer} may run it after its wait for our watchdog.");
+        } else if better_ping {
             info!("Giving up because we have less visible ping nodes.");
         } else if self.standby.is_some() {
             info!("give up {key} (standby).");
@@ -656,17 +714,12 @@ impl Cluster {
             Some(PeerState::Alive(a)) => Some(a.clone()),
             _ => None,
         };
-        let peer_ping = last.as_ref().map_or(0, |a| a.ping);
-        let peer_holds = last.as_ref().map_or(0, |a| a.holds.len());
+        let better_claim = self.has_better_claim(node, last.as_ref());
         let peer_watchdog = last.as_ref().map_or(Duration::ZERO, |a| a.watchdog);
         self.peers.insert(node.to_string(), PeerState::Unclean { last });
         match self.fencing {
             Fencing::Agent { delay } => {
-                let my_holds = self.local_groups.values().filter(|s| s.is_held()).count();
-                let rank = |n: &str| self.nodes.iter().position(|x| x == n).unwrap_or(usize::MAX);
-                let mine = (self.ping, my_holds, std::cmp::Reverse(rank(&self.local)));
-                let theirs = (peer_ping, peer_holds, std::cmp::Reverse(rank(node)));
-                let after = if mine > theirs { Duration::ZERO } else { delay };
+                let after = if better_claim { Duration::ZERO } else { delay };
                 if !after.is_zero() {
                     info!(
                         "Delaying fencing of {node} by {} ms: it has the better claim to the resources",
@@ -675,6 +728,7 @@ impl Cluster {
                 }
                 vec![Action::Fence { node: node.to_string(), after }]
             }
+            Fencing::None { unfenced_takeover: false } if !better_claim => self.yield_to(node),
             Fencing::None { unfenced_takeover } => {
                 if !peer_watchdog.is_zero() {
                     let after = peer_watchdog + Duration::from_secs(1);
@@ -694,6 +748,55 @@ impl Cluster {
                 }
             }
         }
+    }
+
+    /// Whether this node, without a fence agent, must give way to `node`,
+    /// which announced `last`.
+    fn yields_without_fencing(&self, node: &str, last: &Announcement) -> bool {
+        self.fencing == (Fencing::None { unfenced_takeover: false }) && !self.has_better_claim(node, Some(last))
+    }
+
+    /// The partition rule: whether this node's claim to the resources beats
+    /// `node`'s (more ping nodes, then more groups held, then earlier in
+    /// `node` order). Both sides compute it from the same figures, so
+    /// exactly one of them has the better claim.
+    fn has_better_claim(&self, node: &str, last: Option<&Announcement>) -> bool {
+        let my_holds = self.local_groups.values().filter(|s| s.is_held()).count();
+        let rank = |n: &str| self.nodes.iter().position(|x| x == n).unwrap_or(usize::MAX);
+        let mine = (self.ping, my_holds, std::cmp::Reverse(rank(&self.local)));
+        let theirs = (last.map_or(0, |a| a.ping), last.map_or(0, |a| a.holds.len()), std::cmp::Reverse(rank(node)));
+        mine > theirs
+    }
+
+    /// Lost `node`, which has the better claim, without a way to fence it.
+    /// It may be dead or only cut off; if cut off it keeps its groups and
+    /// keeps feeding its watchdog, and takes over ours once our announced
+    /// watchdog time has passed. So this node never takes over from it and,
+    /// if it has a watchdog that the peer waits for, releases its groups and
+    /// stops feeding at once: it resets within its own timeout (before the
+    /// peer's wait ends) unless every group has stopped by then.
+    fn yield_to(&mut self, node: &str) -> Vec<Action> {
+        error!(
+            "Not taking over from {node}: no STONITH device configured and {node} has the better claim to \
+             the resources (it may still run them)"
+        );
+        if self.watchdog.is_zero() {
+            // Nothing resets this node, so the peer does not take its groups over: keep them.
+            return Vec::new();
+        }
+        let holds = self.local_groups.values().any(|s| s.is_held());
+        self.yielded_to.insert(node.to_string());
+        if !holds || self.feeding_stopped {
+            return Vec::new();
+        }
+        error!(
+            crit = true,
+            "Lost {node}, which takes over after our watchdog time: releasing all resource groups and no \
+             longer feeding the watchdog (this node resets within {} ms unless they stop first)",
+            self.watchdog.as_millis()
+        );
+        self.feeding_stopped = true;
+        vec![Action::StopFeeding]
     }
 }
 

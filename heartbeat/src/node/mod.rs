@@ -174,7 +174,11 @@ pub fn run(options: &Options, loaded: Loaded) -> Result<(), RunError> {
     }
     let mut watchdog =
         ha.watchdog.as_ref().and_then(|dev| WatchdogLink::open(dev, &ha.watchdog_socket, ha.timing.deadtime));
-    let watchdog_timeout = watchdog.as_ref().map_or(Duration::ZERO, |(_, t)| *t);
+    // Announced to the peers, which wait this long (+ 1 s) before taking over from a silent node. A node that
+    // stops feeding when it declares its peer dead does so up to one keepalive later than the peer declares it
+    // dead (spec §6 and `cluster`), so that keepalive is part of the figure.
+    let watchdog_timeout =
+        watchdog.as_ref().map_or(Duration::ZERO, |(_, t)| if t.is_zero() { *t } else { *t + ha.timing.keepalive });
 
     let fencer = Fencer::for_node(&ha, &options.node);
     let fencing = match &fencer {
@@ -212,6 +216,7 @@ pub fn run(options: &Options, loaded: Loaded) -> Result<(), RunError> {
         timers: Vec::new(),
         started: Instant::now(),
         shutting_down: false,
+        feeding: true,
     };
     node.main_loop(rx, &mut media, pinger.as_mut(), watchdog.as_mut().map(|(w, _)| w));
     if let Some((w, _)) = watchdog {
@@ -300,6 +305,9 @@ struct Node {
     timers: Vec<(Instant, Timer)>,
     started: Instant,
     shutting_down: bool,
+    /// Whether the watchdog is fed (false while this node gives up its
+    /// groups to a peer it cannot fence: see [`cluster`]).
+    feeding: bool,
 }
 
 /// How often groups that failed here are retried when nobody runs them.
@@ -345,7 +353,7 @@ impl Node {
                 if let Some(p) = pinger.as_deref_mut() {
                     p.send_round();
                 }
-                if let Some(w) = watchdog.as_deref_mut() {
+                if let Some(w) = watchdog.as_deref_mut().filter(|_| self.feeding) {
                     if !w.feed() {
                         watchdog = None;
                     }
@@ -397,7 +405,8 @@ impl Node {
             .with("hold", &hold.join(" "))
             .with("ping", &a.ping.to_string())
             .with("sb", &a.standby.map_or("none".to_string(), |s| s.to_string()))
-            .with("wd", &a.watchdog.as_millis().to_string());
+            .with("wd", &a.watchdog.as_millis().to_string())
+            .with("dead", &a.unclean.iter().map(String::as_str).collect::<Vec<_>>().join(" "));
         media.send(&msg.encode(&self.keys));
     }
 
@@ -645,6 +654,8 @@ impl Node {
                     self.timers.push((Instant::now() + after, Timer::WatchdogExpiry(node)))
                 }
                 Action::Announce => announce = true,
+                Action::StopFeeding => self.feeding = false,
+                Action::ResumeFeeding => self.feeding = true,
             }
         }
         if announce {
@@ -726,5 +737,6 @@ fn parse_announcement(msg: &Message) -> Option<Announcement> {
         s => Some(GroupSet::parse(s)?),
     };
     let watchdog = Duration::from_millis(msg.field("wd").unwrap_or("0").parse().ok()?);
-    Some(Announcement { status, holds, ping, standby, watchdog })
+    let unclean = msg.field("dead").unwrap_or("").split_whitespace().map(str::to_string).collect();
+    Some(Announcement { status, holds, ping, standby, watchdog, unclean })
 }

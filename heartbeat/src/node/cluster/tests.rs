@@ -21,6 +21,7 @@ fn announce(status: NodeStatus, holds: &[&str], ping: usize) -> Announcement {
         ping,
         standby: None,
         watchdog: Duration::ZERO,
+        unclean: BTreeSet::new(),
     }
 }
 
@@ -244,4 +245,197 @@ fn a_dead_peer_that_restarted_needs_no_fencing_any_more() {
     let actions = c.on_announcement("bravo", announce(NodeStatus::Active, &[], 0));
     assert!(starts(&actions).is_empty(), "db is bravo's again: {actions:?}");
     assert_eq!(c.desired_owner("db").as_deref(), Some("bravo"));
+}
+
+// Watchdog-only operation (no stonith_host): in a partition the node with
+// the weaker claim gives up, the stronger one takes over after the wait.
+
+const NO_STONITH: Fencing = Fencing::None { unfenced_takeover: false };
+
+fn with_watchdog(mut a: Announcement, watchdog: Duration) -> Announcement {
+    a.watchdog = watchdog;
+    a
+}
+
+/// `local` (watchdog `wd`) active, holding `mine`; the peer active with
+/// watchdog `peer_wd`, holding `theirs`.
+fn watchdog_pair(local: &str, mine: &[&str], theirs: &[&str], wd: Duration, peer_wd: Duration) -> Cluster {
+    let peer = if local == "alpha" { "bravo" } else { "alpha" };
+    let mut c = Cluster::new(local, &nodes(), groups(), AutoFailback::On, NO_STONITH, wd);
+    c.on_announcement(peer, with_watchdog(announce(NodeStatus::Active, theirs, 0), peer_wd));
+    c.become_active();
+    for key in mine {
+        c.adopt_running(key);
+    }
+    c.on_announcement(peer, with_watchdog(announce(NodeStatus::Active, theirs, 0), peer_wd));
+    c
+}
+
+fn stops_feeding(actions: &[Action]) -> bool {
+    actions.contains(&Action::StopFeeding)
+}
+
+fn awaits(actions: &[Action]) -> Vec<(String, Duration)> {
+    actions
+        .iter()
+        .filter_map(|a| if let Action::AwaitWatchdog { node, after } = a { Some((node.clone(), *after)) } else { None })
+        .collect()
+}
+
+const WD: Duration = Duration::from_secs(3);
+
+#[test]
+fn without_stonith_the_weaker_node_releases_its_groups_and_stops_feeding_when_it_loses_the_peer() {
+    // bravo holds db, alpha web: equal counts, alpha is first in `node` order.
+    let mut bravo = watchdog_pair("bravo", &["db"], &["web"], WD, WD);
+    assert_eq!(bravo.local_group("db"), LocalGroup::Running);
+    let actions = bravo.on_node_dead("alpha");
+    assert!(stops_feeding(&actions), "the weaker side must stop feeding its watchdog at once: {actions:?}");
+    assert_eq!(stops(&actions), ["db"], "and release its groups: {actions:?}");
+    assert!(awaits(&actions).is_empty(), "alpha does not reset itself, so its watchdog proves nothing: {actions:?}");
+    // Released in time: the node stays up, passive, and feeds again.
+    let actions = bravo.on_group_done("db", GroupResult::Stopped);
+    assert!(actions.contains(&Action::ResumeFeeding), "{actions:?}");
+    assert!(starts(&actions).is_empty(), "{actions:?}");
+    assert_eq!(bravo.announcement().holds.len(), 0);
+    assert!(starts(&bravo.retry_failed()).is_empty());
+}
+
+#[test]
+fn without_stonith_a_weaker_node_whose_stop_fails_is_left_to_its_watchdog() {
+    let mut bravo = watchdog_pair("bravo", &["db"], &["web"], WD, WD);
+    bravo.on_node_dead("alpha");
+    let actions = bravo.on_group_done("db", GroupResult::StopFailed);
+    assert!(!actions.contains(&Action::ResumeFeeding), "db may still run here: the reset must come: {actions:?}");
+}
+
+#[test]
+fn without_stonith_the_stronger_node_keeps_its_groups_and_takes_over_only_after_the_peer_watchdog() {
+    let mut alpha = watchdog_pair("alpha", &["web"], &["db"], WD, WD);
+    let actions = alpha.on_node_dead("bravo");
+    assert!(!stops_feeding(&actions) && stops(&actions).is_empty(), "{actions:?}");
+    assert_eq!(awaits(&actions), [("bravo".to_string(), WD + Duration::from_secs(1))]);
+    assert!(starts(&actions).is_empty(), "db only after bravo's watchdog: {actions:?}");
+    assert_eq!(starts(&alpha.on_node_safe("bravo", CleanReason::WatchdogExpired)), ["db"]);
+    assert_eq!(alpha.local_group("web"), LocalGroup::Running);
+}
+
+#[test]
+fn without_stonith_the_weaker_node_never_takes_over_from_the_stronger_one() {
+    // The primary alpha holds everything and dies (or is cut off: bravo cannot tell).
+    let mut bravo = watchdog_pair("bravo", &[], &["web", "db"], WD, WD);
+    let actions = bravo.on_node_dead("alpha");
+    assert!(awaits(&actions).is_empty(), "alpha keeps feeding if it is only cut off: {actions:?}");
+    assert!(!stops_feeding(&actions), "bravo holds nothing, so it has nothing to give up: {actions:?}");
+    assert!(bravo.needs_fencing("alpha"));
+    assert!(starts(&bravo.retry_failed()).is_empty());
+    assert_eq!(bravo.desired_owner("db"), None);
+    // A restart of bravo does not change that: alpha, never heard, is not taken over.
+    let mut restarted = Cluster::new("bravo", &nodes(), groups(), AutoFailback::On, NO_STONITH, WD);
+    let actions = restarted.become_active();
+    assert!(starts(&actions).is_empty() && !stops_feeding(&actions), "{actions:?}");
+    // When alpha is heard again, bravo's home group comes back to it.
+    let actions = bravo.on_announcement("alpha", with_watchdog(announce(NodeStatus::Active, &["web"], 0), WD));
+    assert_eq!(starts(&actions), ["db"], "{actions:?}");
+}
+
+#[test]
+fn without_stonith_both_sides_of_a_partition_agree_on_which_one_gives_up() {
+    let cases: [(&[&str], &[&str], usize, usize); 6] = [
+        (&["web"], &["db"], 0, 0),
+        (&["web", "db"], &[], 0, 0),
+        (&[], &["web", "db"], 0, 0),
+        (&["web"], &["db"], 1, 0),
+        (&["web"], &["db"], 0, 1),
+        (&[], &[], 0, 0),
+    ];
+    for (alpha_holds, bravo_holds, alpha_ping, bravo_ping) in cases {
+        let mut alpha = watchdog_pair("alpha", alpha_holds, bravo_holds, WD, WD);
+        let mut bravo = watchdog_pair("bravo", bravo_holds, alpha_holds, WD, WD);
+        alpha.set_ping_count(alpha_ping);
+        bravo.set_ping_count(bravo_ping);
+        // Both have heard each other's latest status (twice: the first round may move groups).
+        for _ in 0..2 {
+            let (from_alpha, from_bravo) = (alpha.announcement(), bravo.announcement());
+            alpha.on_announcement("bravo", from_bravo);
+            bravo.on_announcement("alpha", from_alpha);
+        }
+        let (alpha_held, bravo_held) = (alpha.announcement().holds, bravo.announcement().holds);
+        let a = alpha.on_node_dead("bravo");
+        let b = bravo.on_node_dead("alpha");
+        let case =
+            format!("alpha {alpha_held:?} ping {alpha_ping}, bravo {bravo_held:?} ping {bravo_ping}: {a:?} / {b:?}");
+        assert_eq!(awaits(&a).len() + awaits(&b).len(), 1, "exactly one side takes over: {case}");
+        let (winner, loser, loser_held, loser_node) =
+            if awaits(&a).is_empty() { (&b, &a, &alpha_held, &mut alpha) } else { (&a, &b, &bravo_held, &mut bravo) };
+        assert!(!stops_feeding(winner) && stops(winner).is_empty(), "{case}");
+        assert_eq!(stops_feeding(loser), !loser_held.is_empty(), "{case}");
+        for key in loser_held {
+            if loser_node.local_group(key) == LocalGroup::Starting {
+                // A start in progress is stopped as soon as it completes.
+                assert_eq!(stops(&loser_node.on_group_done(key, GroupResult::Started)), vec![key.clone()], "{case}");
+            }
+            assert_eq!(loser_node.local_group(key), LocalGroup::Stopping, "{key}: {case}");
+        }
+    }
+}
+
+#[test]
+fn without_stonith_a_weaker_node_without_watchdog_keeps_its_groups() {
+    // The peer cannot take them over (nothing resets bravo), so nothing is gained by stopping them.
+    let mut bravo = watchdog_pair("bravo", &["db"], &["web"], Duration::ZERO, WD);
+    let actions = bravo.on_node_dead("alpha");
+    assert!(actions.is_empty(), "{actions:?}");
+    assert_eq!(bravo.local_group("db"), LocalGroup::Running);
+    let mut alpha = watchdog_pair("alpha", &["web"], &["db"], WD, Duration::ZERO);
+    let actions = alpha.on_node_dead("bravo");
+    assert!(actions.is_empty(), "{actions:?}");
+}
+
+/// `a` with `node` declared dead by its sender.
+fn declaring_dead(mut a: Announcement, node: &str) -> Announcement {
+    a.unclean.insert(node.to_string());
+    a
+}
+
+#[test]
+fn without_stonith_the_weaker_node_gives_up_when_a_stronger_peer_it_still_hears_declares_it_dead() {
+    // Only bravo -> alpha is cut: bravo still hears alpha, which waits for bravo's watchdog.
+    let mut bravo = watchdog_pair("bravo", &["db"], &["web"], WD, WD);
+    let from_alpha = declaring_dead(with_watchdog(announce(NodeStatus::Active, &["web"], 0), WD), "bravo");
+    let actions = bravo.on_announcement("alpha", from_alpha.clone());
+    assert!(stops_feeding(&actions), "alpha takes db over after bravo's watchdog time: {actions:?}");
+    assert_eq!(stops(&actions), ["db"], "{actions:?}");
+    assert!(bravo.on_announcement("alpha", from_alpha.clone()).is_empty(), "once is enough");
+    let actions = bravo.on_group_done("db", GroupResult::Stopped);
+    assert!(actions.contains(&Action::ResumeFeeding) && starts(&actions).is_empty(), "{actions:?}");
+    assert!(bravo.on_announcement("alpha", from_alpha).is_empty(), "db stays away while alpha may take it");
+    // alpha hears bravo again (and took nothing yet): db comes home.
+    let actions = bravo.on_announcement("alpha", with_watchdog(announce(NodeStatus::Active, &["web"], 0), WD));
+    assert_eq!(starts(&actions), ["db"], "{actions:?}");
+
+    // The other way round: alpha, the better claim, heard declared dead by bravo, keeps its groups
+    // (bravo gives its own up, as above, and never takes alpha's).
+    let mut alpha = watchdog_pair("alpha", &["web"], &["db"], WD, WD);
+    let from_bravo = declaring_dead(with_watchdog(announce(NodeStatus::Active, &["db"], 0), WD), "alpha");
+    let actions = alpha.on_announcement("bravo", from_bravo);
+    assert!(!stops_feeding(&actions) && stops(&actions).is_empty(), "{actions:?}");
+}
+
+#[test]
+fn the_announcement_names_the_peers_declared_dead_and_not_yet_safe() {
+    let mut alpha = watchdog_pair("alpha", &["web"], &["db"], WD, WD);
+    assert!(alpha.announcement().unclean.is_empty());
+    alpha.on_node_dead("bravo");
+    assert_eq!(alpha.announcement().unclean, BTreeSet::from(["bravo".to_string()]));
+    alpha.on_node_safe("bravo", CleanReason::WatchdogExpired);
+    assert!(alpha.announcement().unclean.is_empty());
+}
+
+#[test]
+fn without_a_watchdog_a_node_declared_dead_by_a_peer_it_hears_keeps_its_groups() {
+    let mut bravo = watchdog_pair("bravo", &["db"], &["web"], Duration::ZERO, WD);
+    let from_alpha = declaring_dead(with_watchdog(announce(NodeStatus::Active, &["web"], 0), WD), "bravo");
+    assert!(bravo.on_announcement("alpha", from_alpha).is_empty());
+    assert_eq!(bravo.local_group("db"), LocalGroup::Running);
 }
