@@ -86,9 +86,26 @@ impl Message {
         body.into_bytes()
     }
 
-    /// Verifies and decodes a datagram. The signature is checked before
-    /// any field is interpreted.
+    /// Verifies and decodes a datagram.
     pub fn decode(bytes: &[u8], keys: &AuthKeys) -> Result<Message, DropReason> {
+        Unverified::parse(bytes)?.verify(keys)
+    }
+}
+
+/// A datagram whose framing and header were parsed but whose signature
+/// was NOT checked yet: only for cheap decisions that drop a packet
+/// (unknown sender, stale sequence), never for acting on it.
+#[derive(Debug)]
+pub struct Unverified<'a> {
+    /// The claimed message.
+    pub claimed: Message,
+    signed: &'a str,
+    token: &'a str,
+}
+
+impl<'a> Unverified<'a> {
+    /// Parses the framing and fields of a datagram.
+    pub fn parse(bytes: &'a [u8]) -> Result<Unverified<'a>, DropReason> {
         if bytes.len() > MAX_MESSAGE_LEN {
             return Err(DropReason::Malformed("too long"));
         }
@@ -102,9 +119,6 @@ impl Message {
             .strip_prefix("auth=")
             .and_then(|t| t.strip_suffix('\n'))
             .ok_or(DropReason::Malformed("bad auth line"))?;
-        if !keys.verify_token(signed.as_bytes(), token) {
-            return Err(DropReason::BadAuth);
-        }
         let mut fields = BTreeMap::new();
         for line in signed[MAGIC.len()..].lines() {
             let (name, value) = line.split_once('=').ok_or(DropReason::Malformed("line without '='"))?;
@@ -118,7 +132,16 @@ impl Message {
         if !valid_text(&kind) || !valid_text(&src) {
             return Err(DropReason::Malformed("bad type or source"));
         }
-        Ok(Message { kind, src, generation, seq, fields })
+        Ok(Unverified { claimed: Message { kind, src, generation, seq, fields }, signed, token })
+    }
+
+    /// Checks the signature: the message when it verifies.
+    pub fn verify(self, keys: &AuthKeys) -> Result<Message, DropReason> {
+        if keys.verify_token(self.signed.as_bytes(), self.token) {
+            Ok(self.claimed)
+        } else {
+            Err(DropReason::BadAuth)
+        }
     }
 }
 

@@ -17,17 +17,17 @@ use tracing::{info, warn};
 use crate::config::hacf::Medium;
 use crate::membership::message::MAX_MESSAGE_LEN;
 
-/// A datagram that arrived on a medium.
+/// A datagram that arrived on a medium (borrowed from the receive buffer).
 #[derive(Debug)]
-pub struct Datagram {
+pub struct Datagram<'a> {
     /// The interface it arrived on.
-    pub iface: String,
+    pub iface: &'a str,
     /// The local port it arrived on.
     pub port: u16,
     /// The sender.
     pub from: SocketAddr,
     /// Its bytes.
-    pub bytes: Vec<u8>,
+    pub bytes: &'a [u8],
 }
 
 /// Why the media could not be set up.
@@ -175,20 +175,23 @@ impl Media {
         }
     }
 
-    /// Starts one receiving thread per socket; each datagram is handed to `deliver`.
-    pub fn spawn_receivers(&self, deliver: impl Fn(Datagram) + Send + Clone + 'static) -> io::Result<()> {
+    /// Starts one receiving thread per socket; `make` builds each thread's
+    /// handler (which may keep per-medium state), which gets every datagram
+    /// read on that socket.
+    pub fn spawn_receivers<F>(&self, mut make: impl FnMut() -> F) -> io::Result<()>
+    where
+        F: FnMut(Datagram<'_>) + Send + 'static,
+    {
         for link in &self.links {
             let socket = link.socket.try_clone()?;
             let iface = link.iface.clone();
             let port = link.port;
-            let deliver = deliver.clone();
+            let mut deliver = make();
             std::thread::Builder::new().name(format!("read {iface}")).spawn(move || {
                 let mut buffer = vec![0u8; MAX_MESSAGE_LEN + 1];
                 loop {
                     match socket.recv_from(&mut buffer) {
-                        Ok((n, from)) => {
-                            deliver(Datagram { iface: iface.clone(), port, from, bytes: buffer[..n].to_vec() })
-                        }
+                        Ok((n, from)) => deliver(Datagram { iface: &iface, port, from, bytes: &buffer[..n] }),
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                         Err(e) => {
                             warn!("read on {iface}: {e}");
