@@ -199,6 +199,20 @@ fn far_future_generation_is_dropped_and_real_heartbeats_still_count() {
 
 #[test]
 fn replayed_shutdown_after_a_restart_does_not_spare_the_peer_from_fencing() {
+    replayed_shutdown_after_a_restart(false);
+}
+
+#[test]
+fn replayed_shutdown_after_a_restart_that_lost_the_peer_generations_is_ignored() {
+    // Without the persisted generation the replay is fresh on the wire; the
+    // shutdown still comes from a generation not heard alive in this run.
+    replayed_shutdown_after_a_restart(true);
+}
+
+/// alpha hears bravo, restarts while bravo hangs, and is sent bravo's
+/// captured `shutdown` from an earlier life: it must fence bravo, not take
+/// the notice (`forget_state`: alpha's persisted peer generations are lost).
+fn replayed_shutdown_after_a_restart(forget_state: bool) {
     if skip_unless_capable(&[]) {
         return;
     }
@@ -221,6 +235,11 @@ fn replayed_shutdown_after_a_restart_does_not_spare_the_peer_from_fencing() {
     assert!(first.wait_exit(Duration::from_secs(10)).is_some_and(|s| s.success()), "{}", first.log());
     stop.store(true, Ordering::Relaxed);
     bravo.join().unwrap();
+    let persisted = run.join("hb_peer_generations");
+    assert_eq!(std::fs::read_to_string(&persisted).unwrap(), format!("bravo {bravo_now}\n"));
+    if forget_state {
+        std::fs::remove_file(&persisted).unwrap();
+    }
     let second = start_node(&node_ns, &conf, &run, &dir.path().join("alpha-2.log"));
     // The attacker replays the captured shutdown to the restarted alpha.
     let socket = peer_socket(&peer_ns);
@@ -232,6 +251,11 @@ fn replayed_shutdown_after_a_restart_does_not_spare_the_peer_from_fencing() {
     });
     assert!(fenced, "bravo was not fenced after the replayed shutdown:\n{}", second.log());
     assert!(!second.log().contains("Received shutdown notice from 'bravo'"), "{}", second.log());
+    if forget_state {
+        assert!(second.log().contains("Ignoring shutdown notice from bravo"), "{}", second.log());
+    } else {
+        assert!(control(&run, &["status"]).contains("replayed 3"), "{}", control(&run, &["status"]));
+    }
 }
 
 #[test]

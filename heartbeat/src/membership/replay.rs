@@ -220,4 +220,57 @@ mod tests {
         std::fs::write(&path, "garbage").unwrap();
         assert!(bump_generation(&path, 0).unwrap_err().to_string().contains("not a generation number"));
     }
+
+    #[test]
+    fn seeded_generations_make_older_lives_replays() {
+        let mut g = ReplayGuard::default();
+        g.seed("bravo".to_string(), 50);
+        assert_eq!(g.peek(&"bravo".to_string(), 49, 7), Freshness::Replay);
+        assert_eq!(g.check(&"bravo".to_string(), 50, 1), Freshness::Fresh, "the persisted life goes on");
+        g.seed("bravo".to_string(), 10);
+        assert_eq!(g.generation(&"bravo".to_string()), Some(50), "a seed never lowers what was seen");
+    }
+
+    #[test]
+    fn peer_generations_persist_and_only_grow() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(PEER_GENERATIONS_FILE);
+        let mut p = PeerGenerations::load(&path).unwrap();
+        assert_eq!(p.get("bravo"), None);
+        p.record("bravo", 100).unwrap();
+        p.record("charlie", 7).unwrap();
+        p.record("bravo", 90).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "bravo 100\ncharlie 7\n");
+        let again = PeerGenerations::load(&path).unwrap();
+        assert_eq!(again.iter().collect::<Vec<_>>(), vec![("bravo", 100), ("charlie", 7)]);
+        std::fs::write(&path, "bravo 100\nnonsense\n").unwrap();
+        let e = PeerGenerations::load(&path).unwrap_err().to_string();
+        assert_eq!(e, format!("{}:2: expected NODE GENERATION", path.display()));
+    }
+
+    #[test]
+    fn state_files_are_never_written_or_read_through_symlinks() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "keep\n").unwrap();
+        let path = dir.path().join("hb_generation");
+        // A link planted as the temporary.
+        let tmp = dir.path().join("hb_generation.tmp");
+        std::os::unix::fs::symlink(&victim, &tmp).unwrap();
+        let e = bump_generation(&path, 5).unwrap_err().to_string();
+        assert_eq!(e, format!("{}: is a symbolic link; refusing to follow it", tmp.display()));
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep\n");
+        std::fs::remove_file(&tmp).unwrap();
+        // A link planted as the file itself: neither read nor replaced.
+        std::os::unix::fs::symlink(&victim, &path).unwrap();
+        let e = bump_generation(&path, 5).unwrap_err().to_string();
+        assert!(e.contains("is a symbolic link"), "{e}");
+        assert!(std::fs::symlink_metadata(&path).unwrap().file_type().is_symlink());
+        std::fs::remove_file(&path).unwrap();
+        // A stale regular temporary (a crash) is replaced.
+        std::fs::write(&tmp, "junk").unwrap();
+        assert_eq!(bump_generation(&path, 5).unwrap(), 5);
+        assert!(!tmp.exists());
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep\n");
+    }
 }
