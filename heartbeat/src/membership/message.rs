@@ -157,6 +157,9 @@ impl<'a> Unverified<'a> {
             if RESERVED.contains(&name) {
                 return Err(DropReason::Malformed("header field repeated"));
             }
+            if !valid_text(name) {
+                return Err(DropReason::Malformed("bad field name"));
+            }
             message.fields.insert(name.to_string(), value.to_string());
         }
         Ok(message)
@@ -196,6 +199,10 @@ mod tests {
         let repeated = "HB1\nt=status\nsrc=alpha\nhg=1\nseq=1\nseq=9\n";
         let signed = format!("{repeated}auth={}\n", k.token(repeated.as_bytes()));
         assert_eq!(Message::decode(signed.as_bytes(), &k), Err(DropReason::Malformed("header field repeated")));
+        // Found by the fuzzer: a field without a name (which encode cannot write).
+        let nameless = "HB1\nt=status\nsrc=alpha\nhg=1\nseq=1\n=x\n";
+        let signed = format!("{nameless}auth={}\n", k.token(nameless.as_bytes()));
+        assert_eq!(Message::decode(signed.as_bytes(), &k), Err(DropReason::Malformed("bad field name")));
         let reordered = "HB1\nsrc=alpha\nt=status\nhg=1\nseq=1\n";
         let signed = format!("{reordered}auth={}\n", k.token(reordered.as_bytes()));
         assert_eq!(Message::decode(signed.as_bytes(), &k), Err(DropReason::Malformed("missing header field")));

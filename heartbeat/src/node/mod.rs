@@ -1,8 +1,9 @@
 //! A running cluster node: `heartbeat run`.
 //!
-//! One thread owns all state ([`cluster::Cluster`], liveness, replay
-//! guards) and reacts to events from helper threads: datagrams from the
-//! media, ping replies, control commands, finished resource operations and
+//! One thread owns all state ([`cluster::Cluster`], liveness, the per-node
+//! replay guard) and reacts to events from helper threads: messages from
+//! the media (judged on their receive threads, see
+//! [`crate::membership::intake`]), ping replies, control commands, finished resource operations and
 //! fence calls, and signals. Resource operations and fencing run on their
 //! own threads, so heartbeats keep flowing while a script runs.
 
