@@ -123,9 +123,10 @@ fn peer_socket(peer: &Netns) -> UdpSocket {
     peer.enter(|| UdpSocket::bind((PEER_ADDR, 0)).unwrap())
 }
 
-/// Plays bravo: a signed status every 100 ms until `stop`.
+/// Plays bravo: a signed status every 100 ms until `stop`, sent from port
+/// 694 as a real node does.
 fn heartbeat_as_bravo(peer: &Netns, generation: u64, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<u64> {
-    let socket = peer_socket(peer);
+    let socket = peer.enter(|| UdpSocket::bind((PEER_ADDR, 694)).unwrap());
     std::thread::spawn(move || {
         let k = keys(KEYS);
         let mut seq = 0;
