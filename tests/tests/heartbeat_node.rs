@@ -110,7 +110,8 @@ fn hostile_packets_are_dropped_and_counted_never_acted_on() {
     send(&status(100, 6, "bravo").with("hold", "stolen").encode(&wrong)); // wrong key
     send(&status(100, 7, "mallory").encode(&right)); // not a cluster node
     send(b"HB1\nt=status\nsrc=bravo\n"); // no signature
-    let expected = "dropped packets: bad-auth 1 replayed 2 unknown-node 1 malformed 1";
+    let expected = "dropped packets: bad-auth 1 replayed 2 unknown-node 1 malformed 1 future-generation 0 throttled 0 \
+                    queue-full 0";
     let seen = wait_for(Duration::from_secs(5), || counters(&run) == expected);
     assert!(seen, "counters: {} (want {expected})\n{}", counters(&run), node.log());
     let (_, nodes) = control(&run, &["nodes"]);

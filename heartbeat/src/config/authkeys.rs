@@ -8,7 +8,10 @@
 //!
 //! Methods: `crc` (an unkeyed CRC-32: detects corruption, authenticates
 //! nothing — loaded with a warning), `md5` and `sha1` (HMAC, as Heartbeat),
-//! and `sha256` (HMAC-SHA256, our extension). A `#` starts a comment where
+//! and `sha256` (HMAC-SHA256, our extension). Incoming packets verify with
+//! any configured HMAC key (rotation); a `crc` key verifies only when no
+//! HMAC key is configured (a crc-only cluster), never next to a real key.
+//! A `#` starts a comment where
 //! it begins a field, so secrets may contain `#`. The file must not be
 //! accessible to group or other.
 
@@ -147,7 +150,8 @@ impl AuthKeys {
                             no,
                             format!(
                                 "Auth key [{number}] uses crc, which provides NO authentication: anyone on the \
-                                 network can forge cluster packets; use sha1 or sha256"
+                                 network can forge cluster packets; use sha1 or sha256 (crc packets are refused \
+                                 whenever an HMAC key is configured)"
                             ),
                         ));
                     }
@@ -193,12 +197,29 @@ impl AuthKeys {
         (self.signing, key.mac(data))
     }
 
+    /// Whether any HMAC key (md5, sha1, sha256) is configured.
+    pub fn has_hmac_key(&self) -> bool {
+        self.keys.values().any(|k| k.method != AuthMethod::Crc)
+    }
+
+    /// Whether key `number` may verify incoming packets: any configured
+    /// HMAC key (so keys can be rotated), but a `crc` key only when no HMAC
+    /// key is configured at all — anyone can compute a CRC, so accepting it
+    /// next to a real key would make the real key worthless.
+    pub fn verifies_with(&self, number: u8) -> bool {
+        match self.method(number) {
+            Some(AuthMethod::Crc) => !self.has_hmac_key(),
+            Some(_) => true,
+            None => false,
+        }
+    }
+
     /// Whether `mac` is the digest of `data` under configured key
-    /// `key_number` (any configured key verifies, so keys can be rotated).
+    /// `key_number` (see [`AuthKeys::verifies_with`] for which keys count).
     /// Unknown key numbers and wrong lengths are `false`; comparison is
     /// constant-time.
     pub fn verify(&self, key_number: u8, data: &[u8], mac: &[u8]) -> bool {
-        self.keys.get(&key_number).is_some_and(|key| key.verify(data, mac))
+        self.verifies_with(key_number) && self.keys.get(&key_number).is_some_and(|key| key.verify(data, mac))
     }
 
     /// The wire token `N HEX` of `data` (spec §2.3).
@@ -403,8 +424,13 @@ mod tests {
         for bad in ["", "3", "3 ", "x 00", "9 00", "3 zz", "4 +1", "4 123456789", "4 g"] {
             assert!(!k.verify_token(b"data", bad), "{bad:?}");
         }
+        // crc never verifies next to an HMAC key...
         let crc = format!("4 {:x}", CRC32.checksum(b"data"));
-        assert!(k.verify_token(b"data", &crc));
+        assert!(!k.verify_token(b"data", &crc));
+        assert!(!k.verify(4, b"data", &CRC32.checksum(b"data").to_be_bytes()));
+        // ...only in a crc-only configuration.
+        let crc_only = keys("auth 4\n4 crc\n");
+        assert!(crc_only.verify_token(b"data", &crc));
     }
 
     #[test]

@@ -22,6 +22,8 @@ use std::collections::BTreeMap;
 use crate::config::authkeys::AuthKeys;
 
 const MAGIC: &str = "HB1\n";
+/// Field names of the header and signature (never taken from `fields`).
+const RESERVED: [&str; 5] = ["t", "src", "hg", "seq", "auth"];
 /// Datagrams larger than this are not messages.
 pub const MAX_MESSAGE_LEN: usize = 4096;
 
@@ -77,7 +79,7 @@ impl Message {
     pub fn encode(&self, keys: &AuthKeys) -> Vec<u8> {
         let mut body = format!("{MAGIC}t={}\nsrc={}\nhg={}\nseq={}\n", self.kind, self.src, self.generation, self.seq);
         for (name, value) in &self.fields {
-            if valid_text(name) && !value.contains('\n') {
+            if valid_text(name) && !value.contains('\n') && !RESERVED.contains(&name.as_str()) {
                 body.push_str(&format!("{name}={value}\n"));
             }
         }
@@ -86,16 +88,60 @@ impl Message {
         body.into_bytes()
     }
 
-    /// Verifies and decodes a datagram. The signature is checked before
-    /// any field is interpreted.
+    /// Verifies and decodes a datagram.
     pub fn decode(bytes: &[u8], keys: &AuthKeys) -> Result<Message, DropReason> {
+        Unverified::parse(bytes)?.verify(keys)
+    }
+}
+
+/// A datagram whose header (the first four lines: `t`, `src`, `hg`,
+/// `seq`, in that order, as [`Message::encode`] writes them) was parsed but
+/// whose signature was NOT checked yet: only for cheap decisions that drop
+/// a packet (unknown sender, stale sequence), never for acting on it. The
+/// rest of the datagram is looked at only by [`Unverified::verify`], so
+/// rejecting a large packet on its header costs little.
+#[derive(Debug)]
+pub struct Unverified<'a> {
+    /// The claimed header (no other fields yet).
+    pub claimed: Message,
+    text: &'a str,
+}
+
+/// The value of header line `name=` at the start of `text`, and the rest.
+fn header_line<'t>(text: &'t str, name: &str) -> Result<(&'t str, &'t str), DropReason> {
+    let end = text.bytes().position(|b| b == b'\n').ok_or(DropReason::Malformed("missing header field"))?;
+    let (line, rest) = (&text[..end], &text[end + 1..]);
+    let value = line
+        .strip_prefix(name)
+        .and_then(|l| l.strip_prefix('='))
+        .ok_or(DropReason::Malformed("missing header field"))?;
+    Ok((value, rest))
+}
+
+impl<'a> Unverified<'a> {
+    /// Parses the framing and header of a datagram.
+    pub fn parse(bytes: &'a [u8]) -> Result<Unverified<'a>, DropReason> {
         if bytes.len() > MAX_MESSAGE_LEN {
             return Err(DropReason::Malformed("too long"));
         }
         let text = std::str::from_utf8(bytes).map_err(|_| DropReason::Malformed("not UTF-8"))?;
-        if !text.starts_with(MAGIC) {
-            return Err(DropReason::Malformed("bad magic"));
+        let rest = text.strip_prefix(MAGIC).ok_or(DropReason::Malformed("bad magic"))?;
+        let (kind, rest) = header_line(rest, "t")?;
+        let (src, rest) = header_line(rest, "src")?;
+        let (generation, rest) = header_line(rest, "hg")?;
+        let (seq, _) = header_line(rest, "seq")?;
+        let generation = generation.parse().map_err(|_| DropReason::Malformed("bad generation"))?;
+        let seq = seq.parse().map_err(|_| DropReason::Malformed("bad sequence number"))?;
+        if !valid_text(kind) || !valid_text(src) {
+            return Err(DropReason::Malformed("bad type or source"));
         }
+        Ok(Unverified { claimed: Message::new(kind, src, generation, seq), text })
+    }
+
+    /// Checks the signature over everything before the `auth=` line, then
+    /// reads the other fields: the message when it verifies.
+    pub fn verify(self, keys: &AuthKeys) -> Result<Message, DropReason> {
+        let text = self.text;
         let auth_at = text.rfind("\nauth=").ok_or(DropReason::Malformed("no auth line"))? + 1;
         let (signed, auth_line) = text.split_at(auth_at);
         let token = auth_line
@@ -105,20 +151,20 @@ impl Message {
         if !keys.verify_token(signed.as_bytes(), token) {
             return Err(DropReason::BadAuth);
         }
-        let mut fields = BTreeMap::new();
-        for line in signed[MAGIC.len()..].lines() {
+        let mut message = self.claimed;
+        // Lines end at '\n' only ("\r" is data, as encode writes it).
+        let body = signed[MAGIC.len()..].strip_suffix('\n').unwrap_or("");
+        for line in body.split('\n').skip(4) {
             let (name, value) = line.split_once('=').ok_or(DropReason::Malformed("line without '='"))?;
-            fields.insert(name.to_string(), value.to_string());
+            if RESERVED.contains(&name) {
+                return Err(DropReason::Malformed("header field repeated"));
+            }
+            if !valid_text(name) {
+                return Err(DropReason::Malformed("bad field name"));
+            }
+            message.fields.insert(name.to_string(), value.to_string());
         }
-        let mut take = |name: &str| fields.remove(name).ok_or(DropReason::Malformed("missing header field"));
-        let kind = take("t")?;
-        let src = take("src")?;
-        let generation = take("hg")?.parse().map_err(|_| DropReason::Malformed("bad generation"))?;
-        let seq = take("seq")?.parse().map_err(|_| DropReason::Malformed("bad sequence number"))?;
-        if !valid_text(&kind) || !valid_text(&src) {
-            return Err(DropReason::Malformed("bad type or source"));
-        }
-        Ok(Message { kind, src, generation, seq, fields })
+        Ok(message)
     }
 }
 
@@ -152,6 +198,19 @@ mod tests {
         assert_eq!(Message::decode(tampered.as_bytes(), &k), Err(DropReason::BadAuth));
         let forged = String::from_utf8(bytes).unwrap().replace("seq=1\n", "seq=1\nseq=9\n");
         assert_eq!(Message::decode(forged.as_bytes(), &k), Err(DropReason::BadAuth));
+        let repeated = "HB1\nt=status\nsrc=alpha\nhg=1\nseq=1\nseq=9\n";
+        let signed = format!("{repeated}auth={}\n", k.token(repeated.as_bytes()));
+        assert_eq!(Message::decode(signed.as_bytes(), &k), Err(DropReason::Malformed("header field repeated")));
+        // Found by the fuzzer: a field without a name (which encode cannot write).
+        let nameless = "HB1\nt=status\nsrc=alpha\nhg=1\nseq=1\n=x\n";
+        let signed = format!("{nameless}auth={}\n", k.token(nameless.as_bytes()));
+        assert_eq!(Message::decode(signed.as_bytes(), &k), Err(DropReason::Malformed("bad field name")));
+        // Also found by the fuzzer: a value ending in '\r' survives a round trip.
+        let m = Message::new("status", "alpha", 1, 1).with("note", "ends in cr\r");
+        assert_eq!(Message::decode(&m.encode(&k), &k), Ok(m));
+        let reordered = "HB1\nsrc=alpha\nt=status\nhg=1\nseq=1\n";
+        let signed = format!("{reordered}auth={}\n", k.token(reordered.as_bytes()));
+        assert_eq!(Message::decode(signed.as_bytes(), &k), Err(DropReason::Malformed("missing header field")));
     }
 
     #[test]

@@ -1,6 +1,8 @@
-//! Membership: authenticated heartbeat messages and the replay guard.
+//! Membership: authenticated heartbeat messages, the replay guard and the
+//! per-medium intake that filters datagrams before they reach the node.
 //! (Media, link and node state tracking build on these.)
 
+pub mod intake;
 pub mod liveness;
 pub mod message;
 pub mod replay;

@@ -4,7 +4,10 @@
 //! persisted at every start, so a restarted node's low sequence numbers are
 //! still fresh while a captured old message never is.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
 
 /// What the guard decided about a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,13 +29,25 @@ pub struct ReplayGuard<K> {
 impl<K: std::hash::Hash + Eq + Clone> ReplayGuard<K> {
     /// Checks and, when fresh, records the message's position.
     pub fn check(&mut self, key: &K, generation: u64, seq: u64) -> Freshness {
+        let freshness = self.peek(key, generation, seq);
+        if freshness == Freshness::Fresh {
+            self.last.insert(key.clone(), (generation, seq));
+        }
+        freshness
+    }
+
+    /// Starts `key` at `generation`: older generations are replays, this
+    /// one and newer are fresh (used with the persisted peer generations).
+    pub fn seed(&mut self, key: K, generation: u64) {
+        self.last.entry(key).or_insert((generation, 0));
+    }
+
+    /// Whether a message would be fresh, without recording it.
+    pub fn peek(&self, key: &K, generation: u64, seq: u64) -> Freshness {
         match self.last.get(key) {
             Some(&(g, _)) if generation < g => Freshness::Replay,
             Some(&(g, s)) if generation == g && seq <= s => Freshness::Duplicate,
-            _ => {
-                self.last.insert(key.clone(), (generation, seq));
-                Freshness::Fresh
-            }
+            _ => Freshness::Fresh,
         }
     }
 
@@ -45,19 +60,135 @@ impl<K: std::hash::Hash + Eq + Clone> ReplayGuard<K> {
 /// Reads, increments and writes back the generation counter at `path`
 /// (starting at 1 when the file is missing); the result is at least
 /// `floor` (e.g. the Unix time, so it grows even when the file was wiped).
-pub fn bump_generation(path: &std::path::Path, floor: u64) -> std::io::Result<u64> {
-    let current = match std::fs::read_to_string(path) {
-        Ok(text) => text.trim().parse::<u64>().map_err(|_| {
-            std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{}: not a generation number", path.display()))
+pub fn bump_generation(path: &Path, floor: u64) -> io::Result<u64> {
+    let current = match read_state(path)? {
+        Some(text) => text.trim().parse::<u64>().map_err(|_| {
+            io::Error::new(io::ErrorKind::InvalidData, format!("{}: not a generation number", path.display()))
         })?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
-        Err(e) => return Err(e),
+        None => 0,
     };
     let next = (current + 1).max(floor);
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, format!("{next}\n"))?;
-    std::fs::rename(&tmp, path)?;
+    write_atomic(path, format!("{next}\n").as_bytes())?;
     Ok(next)
+}
+
+/// Reads a state file of the run directory; `None` when it does not
+/// exist. A symbolic link is refused (the error names the path).
+pub fn read_state(path: &Path) -> io::Result<Option<String>> {
+    let file = std::fs::OpenOptions::new().read(true).custom_flags(libc_flags::O_NOFOLLOW).open(path);
+    let mut file = match file {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(refusal(path, e)),
+    };
+    let mut text = String::new();
+    file.read_to_string(&mut text).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+    Ok(Some(text))
+}
+
+/// Replaces `path` with `contents` atomically: written to `PATH.tmp`
+/// (created exclusively, never through a symbolic link), synced, then
+/// renamed over `path`. A symbolic link at `path` or at the temporary is
+/// refused with an error naming it; a stale regular temporary (left by a
+/// crash) is removed first.
+pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(refusal(path, io::Error::from_raw_os_error(libc_flags::ELOOP)));
+    }
+    let tmp = path.with_extension("tmp");
+    let open = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc_flags::O_NOFOLLOW)
+            .open(&tmp)
+    };
+    let mut file = match open() {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            let meta = std::fs::symlink_metadata(&tmp).map_err(|e| refusal(&tmp, e))?;
+            if !meta.file_type().is_file() {
+                return Err(refusal(&tmp, io::Error::from_raw_os_error(libc_flags::ELOOP)));
+            }
+            std::fs::remove_file(&tmp).map_err(|e| refusal(&tmp, e))?;
+            open().map_err(|e| refusal(&tmp, e))?
+        }
+        other => other.map_err(|e| refusal(&tmp, e))?,
+    };
+    let written = file.write_all(contents).and_then(|()| file.sync_all()).and_then(|()| std::fs::rename(&tmp, path));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io::Error::new(e.kind(), format!("{}: {e}", path.display())));
+    }
+    Ok(())
+}
+
+/// An error naming `path`; a symbolic link gets a plain explanation.
+fn refusal(path: &Path, e: io::Error) -> io::Error {
+    if e.raw_os_error() == Some(libc_flags::ELOOP) {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{}: is a symbolic link; refusing to follow it", path.display()),
+        )
+    } else {
+        io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+    }
+}
+
+/// The open(2) flags and error numbers used here.
+mod libc_flags {
+    pub const O_NOFOLLOW: i32 = nix::libc::O_NOFOLLOW;
+    pub const ELOOP: i32 = nix::libc::ELOOP;
+}
+
+/// File name (in the run directory) of the peers' last generations.
+pub const PEER_GENERATIONS_FILE: &str = "hb_peer_generations";
+
+/// The last generation heard from each peer, kept in the run directory so
+/// that a restarted node still refuses messages from a peer's older lives
+/// (`NODE GENERATION` per line).
+#[derive(Debug)]
+pub struct PeerGenerations {
+    path: std::path::PathBuf,
+    last: BTreeMap<String, u64>,
+}
+
+impl PeerGenerations {
+    /// Loads `path` (empty when missing). A malformed line is an error naming file and line.
+    pub fn load(path: &Path) -> io::Result<PeerGenerations> {
+        let mut last = BTreeMap::new();
+        for (i, line) in read_state(path)?.unwrap_or_default().lines().enumerate() {
+            let parsed = line.split_once(' ').and_then(|(n, g)| Some((n, g.parse::<u64>().ok()?)));
+            let Some((node, generation)) = parsed else {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("{}:{}: expected NODE GENERATION", path.display(), i + 1),
+                ));
+            };
+            last.insert(node.to_string(), generation);
+        }
+        Ok(PeerGenerations { path: path.to_path_buf(), last })
+    }
+
+    /// The last generation persisted for `node`.
+    pub fn get(&self, node: &str) -> Option<u64> {
+        self.last.get(node).copied()
+    }
+
+    /// All persisted generations.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.last.iter().map(|(n, g)| (n.as_str(), *g))
+    }
+
+    /// Records `generation` for `node` and writes the file when it grew.
+    pub fn record(&mut self, node: &str, generation: u64) -> io::Result<()> {
+        if self.get(node).is_some_and(|g| g >= generation) {
+            return Ok(());
+        }
+        self.last.insert(node.to_string(), generation);
+        let text: String = self.last.iter().map(|(n, g)| format!("{n} {g}\n")).collect();
+        write_atomic(&self.path, text.as_bytes())
+    }
 }
 
 #[cfg(test)]
@@ -88,5 +219,58 @@ mod tests {
         assert_eq!(bump_generation(&path, 1000).unwrap(), 1000, "the floor wins over a small stored value");
         std::fs::write(&path, "garbage").unwrap();
         assert!(bump_generation(&path, 0).unwrap_err().to_string().contains("not a generation number"));
+    }
+
+    #[test]
+    fn seeded_generations_make_older_lives_replays() {
+        let mut g = ReplayGuard::default();
+        g.seed("bravo".to_string(), 50);
+        assert_eq!(g.peek(&"bravo".to_string(), 49, 7), Freshness::Replay);
+        assert_eq!(g.check(&"bravo".to_string(), 50, 1), Freshness::Fresh, "the persisted life goes on");
+        g.seed("bravo".to_string(), 10);
+        assert_eq!(g.generation(&"bravo".to_string()), Some(50), "a seed never lowers what was seen");
+    }
+
+    #[test]
+    fn peer_generations_persist_and_only_grow() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(PEER_GENERATIONS_FILE);
+        let mut p = PeerGenerations::load(&path).unwrap();
+        assert_eq!(p.get("bravo"), None);
+        p.record("bravo", 100).unwrap();
+        p.record("charlie", 7).unwrap();
+        p.record("bravo", 90).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "bravo 100\ncharlie 7\n");
+        let again = PeerGenerations::load(&path).unwrap();
+        assert_eq!(again.iter().collect::<Vec<_>>(), vec![("bravo", 100), ("charlie", 7)]);
+        std::fs::write(&path, "bravo 100\nnonsense\n").unwrap();
+        let e = PeerGenerations::load(&path).unwrap_err().to_string();
+        assert_eq!(e, format!("{}:2: expected NODE GENERATION", path.display()));
+    }
+
+    #[test]
+    fn state_files_are_never_written_or_read_through_symlinks() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "keep\n").unwrap();
+        let path = dir.path().join("hb_generation");
+        // A link planted as the temporary.
+        let tmp = dir.path().join("hb_generation.tmp");
+        std::os::unix::fs::symlink(&victim, &tmp).unwrap();
+        let e = bump_generation(&path, 5).unwrap_err().to_string();
+        assert_eq!(e, format!("{}: is a symbolic link; refusing to follow it", tmp.display()));
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep\n");
+        std::fs::remove_file(&tmp).unwrap();
+        // A link planted as the file itself: neither read nor replaced.
+        std::os::unix::fs::symlink(&victim, &path).unwrap();
+        let e = bump_generation(&path, 5).unwrap_err().to_string();
+        assert!(e.contains("is a symbolic link"), "{e}");
+        assert!(std::fs::symlink_metadata(&path).unwrap().file_type().is_symlink());
+        std::fs::remove_file(&path).unwrap();
+        // A stale regular temporary (a crash) is replaced.
+        std::fs::write(&tmp, "junk").unwrap();
+        assert_eq!(bump_generation(&path, 5).unwrap(), 5);
+        assert!(!tmp.exists());
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep\n");
     }
 }

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use nix::sys::stat::{umask, Mode};
 use tracing::warn;
 
 /// File name of the socket inside the run directory.
@@ -35,8 +36,13 @@ pub fn socket_path(run_dir: &Path) -> PathBuf {
 pub fn serve(run_dir: &Path, deliver: impl Fn(Request) + Send + 'static) -> io::Result<()> {
     let path = socket_path(run_dir);
     let _ = std::fs::remove_file(&path);
-    let listener = UnixListener::bind(&path)
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot create control socket {}: {e}", path.display())))?;
+    // Created under umask 0077, so the socket is never accessible to
+    // others, not even between bind and chmod.
+    let previous = umask(Mode::from_bits_truncate(0o077));
+    let bound = UnixListener::bind(&path);
+    umask(previous);
+    let listener =
+        bound.map_err(|e| io::Error::new(e.kind(), format!("cannot create control socket {}: {e}", path.display())))?;
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
     std::thread::Builder::new().name("control".into()).spawn(move || {
         for stream in listener.incoming() {

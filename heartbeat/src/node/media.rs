@@ -5,10 +5,18 @@
 //!
 //! `ucast` lines naming one of this node's own addresses are skipped, so
 //! every node can share one ha.cf listing all peers.
+//!
+//! Each `ucast` peer also gets a receive-only socket connected to the
+//! peer's address and port: the kernel delivers that peer's datagrams to
+//! it, in a queue of its own, so a flood from any other address (which
+//! fills the shared socket's queue) cannot make the peer's heartbeats be
+//! dropped before we read them. The sockets of one interface and port
+//! share one handler (and so one replay guard).
 
 use std::collections::BTreeMap;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, Socket, Type};
@@ -17,17 +25,17 @@ use tracing::{info, warn};
 use crate::config::hacf::Medium;
 use crate::membership::message::MAX_MESSAGE_LEN;
 
-/// A datagram that arrived on a medium.
+/// A datagram that arrived on a medium (borrowed from the receive buffer).
 #[derive(Debug)]
-pub struct Datagram {
+pub struct Datagram<'a> {
     /// The interface it arrived on.
-    pub iface: String,
+    pub iface: &'a str,
     /// The local port it arrived on.
     pub port: u16,
     /// The sender.
     pub from: SocketAddr,
     /// Its bytes.
-    pub bytes: Vec<u8>,
+    pub bytes: &'a [u8],
 }
 
 /// Why the media could not be set up.
@@ -46,6 +54,8 @@ struct Link {
     iface: String,
     port: u16,
     socket: UdpSocket,
+    /// Receive-only sockets connected to the `ucast` peers.
+    peer_sockets: Vec<UdpSocket>,
     destinations: Vec<SocketAddrV4>,
     labels: Vec<String>,
     errors: WriteErrors,
@@ -131,6 +141,7 @@ impl Media {
                         iface: iface.to_string(),
                         port,
                         socket,
+                        peer_sockets: Vec::new(),
                         destinations: Vec::new(),
                         labels: Vec::new(),
                         errors: WriteErrors::default(),
@@ -145,6 +156,11 @@ impl Media {
             }
             if !link.destinations.contains(&destination) {
                 link.destinations.push(destination);
+                if let Medium::Ucast { .. } = medium {
+                    let socket = bind_connected(iface, port, destination)
+                        .map_err(|e| fail(format!("cannot open a UDP socket for {destination}: {e}")))?;
+                    link.peer_sockets.push(socket);
+                }
             }
             link.labels.push(label.clone());
             info!("{label}: started on port {port} interface {iface} to {}", destination.ip());
@@ -175,28 +191,37 @@ impl Media {
         }
     }
 
-    /// Starts one receiving thread per socket; each datagram is handed to `deliver`.
-    pub fn spawn_receivers(&self, deliver: impl Fn(Datagram) + Send + Clone + 'static) -> io::Result<()> {
+    /// Starts one receiving thread per socket; `make` builds one handler
+    /// per interface and port (it may keep per-medium state), which gets
+    /// every datagram read on that interface and port.
+    pub fn spawn_receivers<F>(&self, mut make: impl FnMut() -> F) -> io::Result<()>
+    where
+        F: FnMut(Datagram<'_>) + Send + 'static,
+    {
         for link in &self.links {
-            let socket = link.socket.try_clone()?;
-            let iface = link.iface.clone();
-            let port = link.port;
-            let deliver = deliver.clone();
-            std::thread::Builder::new().name(format!("read {iface}")).spawn(move || {
-                let mut buffer = vec![0u8; MAX_MESSAGE_LEN + 1];
-                loop {
-                    match socket.recv_from(&mut buffer) {
-                        Ok((n, from)) => {
-                            deliver(Datagram { iface: iface.clone(), port, from, bytes: buffer[..n].to_vec() })
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(e) => {
-                            warn!("read on {iface}: {e}");
-                            std::thread::sleep(Duration::from_millis(100));
+            let deliver = Arc::new(Mutex::new(make()));
+            for socket in std::iter::once(&link.socket).chain(&link.peer_sockets) {
+                let socket = socket.try_clone()?;
+                let iface = link.iface.clone();
+                let port = link.port;
+                let deliver = deliver.clone();
+                std::thread::Builder::new().name(format!("read {iface}")).spawn(move || {
+                    let mut buffer = vec![0u8; MAX_MESSAGE_LEN + 1];
+                    loop {
+                        match socket.recv_from(&mut buffer) {
+                            Ok((n, from)) => {
+                                let mut deliver = deliver.lock().unwrap_or_else(|p| p.into_inner());
+                                (*deliver)(Datagram { iface: &iface, port, from, bytes: &buffer[..n] })
+                            }
+                            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                            Err(e) => {
+                                warn!("read on {iface}: {e}");
+                                std::thread::sleep(Duration::from_millis(100));
+                            }
                         }
                     }
-                }
-            })?;
+                })?;
+            }
         }
         Ok(())
     }
@@ -235,6 +260,17 @@ fn bind(iface: &str, port: u16) -> io::Result<UdpSocket> {
     socket.set_broadcast(true)?;
     socket.bind_device(Some(iface.as_bytes()))?;
     socket.bind(&SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)).into())?;
+    Ok(socket.into())
+}
+
+/// A receive-only UDP socket on `port`, bound to `iface` and connected to
+/// `peer`, so the kernel hands it `peer`'s datagrams.
+fn bind_connected(iface: &str, port: u16, peer: SocketAddrV4) -> io::Result<UdpSocket> {
+    let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
+    socket.set_reuse_address(true)?;
+    socket.bind_device(Some(iface.as_bytes()))?;
+    socket.bind(&SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)).into())?;
+    socket.connect(&SocketAddr::V4(peer).into())?;
     Ok(socket.into())
 }
 

@@ -1,15 +1,16 @@
 //! A running cluster node: `heartbeat run`.
 //!
-//! One thread owns all state ([`cluster::Cluster`], liveness, replay
-//! guards) and reacts to events from helper threads: datagrams from the
-//! media, ping replies, control commands, finished resource operations and
+//! One thread owns all state ([`cluster::Cluster`], liveness, the per-node
+//! replay guard) and reacts to events from helper threads: messages from
+//! the media (judged on their receive threads, see
+//! [`crate::membership::intake`]), ping replies, control commands, finished resource operations and
 //! fence calls, and signals. Resource operations and fencing run on their
 //! own threads, so heartbeats keep flowing while a script runs.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant, SystemTime};
 
 use tracing::{debug, error, info, warn};
@@ -18,9 +19,10 @@ use crate::config::authkeys::{check_permissions, AuthKeys};
 use crate::config::hacf::HaConfig;
 use crate::config::haresources::{HaResources, ResourceGroup};
 use crate::config::{ConfigError, Warning};
+use crate::membership::intake::{unix_time, DropCounters, Intake, Warnings};
 use crate::membership::liveness::{Event as LiveEvent, Liveness};
-use crate::membership::message::{DropReason, Message};
-use crate::membership::replay::{bump_generation, Freshness, ReplayGuard};
+use crate::membership::message::Message;
+use crate::membership::replay::{bump_generation, Freshness, PeerGenerations, ReplayGuard, PEER_GENERATIONS_FILE};
 use crate::resources::{GroupStatus, HaPaths, ResourceRunner};
 use crate::stonith::Fencer;
 
@@ -30,6 +32,7 @@ pub mod log;
 pub mod media;
 pub mod ping;
 mod report;
+pub mod rundir;
 mod signals;
 pub mod watchdog_link;
 
@@ -85,7 +88,11 @@ pub fn load(options: &Options) -> Result<Loaded, ConfigError> {
 
 /// Events for the main loop.
 enum Event {
-    Datagram(Datagram),
+    /// An authenticated message, fresh on the link it arrived on.
+    Heard {
+        msg: Message,
+        iface: String,
+    },
     PingReply(Ipv4Addr),
     Control(control::Request),
     GroupDone(String, GroupResult),
@@ -101,14 +108,11 @@ enum Timer {
     WatchdogExpiry(String),
 }
 
-/// Dropped-packet counters (shown by `heartbeat status`).
-#[derive(Debug, Default)]
-struct Dropped {
-    bad_auth: u64,
-    malformed: u64,
-    replayed: u64,
-    unknown_node: u64,
-}
+/// Capacity of the main loop's event queue. Datagrams are judged on the
+/// receive threads and only authentic, fresh messages are queued — when
+/// the queue is full they are dropped and counted, never waited for; the
+/// other events (few, and not driven by the network) wait for room.
+const EVENT_QUEUE: usize = 1024;
 
 /// Why `run` ended without a clean shutdown.
 #[derive(Debug, thiserror::Error)]
@@ -128,14 +132,34 @@ pub fn run(options: &Options, loaded: Loaded) -> Result<(), RunError> {
         warn!("{w}");
     }
     let start = |what: &str, e: std::io::Error| RunError::Start(format!("{what}: {e}"));
-    std::fs::create_dir_all(&options.run_dir).map_err(|e| start(&options.run_dir.display().to_string(), e))?;
+    rundir::prepare(&options.run_dir).map_err(|e| RunError::Start(e.to_string()))?;
     if let Ok(Some(answer)) = control::send(&options.run_dir, "pid") {
         return Err(RunError::Start(format!("heartbeat: already running [pid {}].", answer.trim())));
     }
+    let pid_file = rundir::write_pid_file(&options.run_dir).map_err(|e| start("pid file", e))?;
+    let started = start_node(options, ha, keys, resources, &pid_file);
+    if started.is_err() {
+        let _ = std::fs::remove_file(&pid_file);
+    }
+    started
+}
+
+/// [`run`] once the run directory and pid file are in place.
+fn start_node(
+    options: &Options,
+    ha: HaConfig,
+    keys: AuthKeys,
+    resources: HaResources,
+    pid_file: &std::path::Path,
+) -> Result<(), RunError> {
+    let start = |what: &str, e: std::io::Error| RunError::Start(format!("{what}: {e}"));
     signals::block_termination();
     let unix_now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let generation =
         bump_generation(&options.run_dir.join("hb_generation"), unix_now).map_err(|e| start("generation file", e))?;
+    let peer_generations = PeerGenerations::load(&options.run_dir.join(PEER_GENERATIONS_FILE))
+        .map_err(|e| start("peer generations", e))?;
+    let seeds: Vec<(String, u64)> = peer_generations.iter().map(|(n, g)| (n.to_string(), g)).collect();
     info!("Configuration validated. Starting heartbeat 3.0.6 (compatible core)");
     info!("Heartbeat generation: {generation}");
 
@@ -146,11 +170,23 @@ pub fn run(options: &Options, loaded: Loaded) -> Result<(), RunError> {
     release_leftovers(&runner, &resources.groups);
 
     let mut media = Media::open(&ha.media).map_err(|e| RunError::Start(e.to_string()))?;
-    let (tx, rx) = mpsc::channel::<Event>();
-    {
-        let tx = tx.clone();
-        media.spawn_receivers(move |d| drop(tx.send(Event::Datagram(d)))).map_err(|e| start("media", e))?;
-    }
+    let (tx, rx) = mpsc::sync_channel::<Event>(EVENT_QUEUE);
+    let dropped = Arc::new(DropCounters::default());
+    let warnings = Warnings::default();
+    media
+        .spawn_receivers(|| {
+            let mut intake =
+                Intake::new(keys.clone(), &options.node, &ha.nodes, &seeds, dropped.clone(), warnings.clone());
+            let tx = tx.clone();
+            move |d: Datagram<'_>| {
+                let Some(msg) = intake.admit(d.bytes, d.from, d.iface, Instant::now(), unix_time()) else { return };
+                if let Err(mpsc::TrySendError::Full(_)) = tx.try_send(Event::Heard { msg, iface: d.iface.to_string() })
+                {
+                    DropCounters::bump(&intake.counters().queue_full);
+                }
+            }
+        })
+        .map_err(|e| start("media", e))?;
     let ping_targets: Vec<_> =
         ha.ping_nodes.iter().copied().chain(ha.ping_groups.iter().flat_map(|g| g.members.iter().copied())).collect();
     let mut pinger = if ping_targets.is_empty() {
@@ -158,7 +194,7 @@ pub fn run(options: &Options, loaded: Loaded) -> Result<(), RunError> {
     } else {
         let p = ping::Pinger::new(&ping_targets).map_err(|e| RunError::Start(e.to_string()))?;
         let tx = tx.clone();
-        p.spawn_receiver(move |ip| drop(tx.send(Event::PingReply(ip)))).map_err(|e| start("ping", e))?;
+        p.spawn_receiver(move |ip| drop(tx.try_send(Event::PingReply(ip)))).map_err(|e| start("ping", e))?;
         Some(p)
     };
     {
@@ -166,8 +202,6 @@ pub fn run(options: &Options, loaded: Loaded) -> Result<(), RunError> {
         control::serve(&options.run_dir, move |r| drop(tx.send(Event::Control(r))))
             .map_err(|e| RunError::Start(e.to_string()))?;
     }
-    let pid_file = options.run_dir.join("heartbeat.pid");
-    std::fs::write(&pid_file, format!("{}\n", std::process::id())).map_err(|e| start("pid file", e))?;
     {
         let tx = tx.clone();
         signals::spawn_waiter(move || drop(tx.send(Event::Shutdown)));
@@ -202,10 +236,10 @@ pub fn run(options: &Options, loaded: Loaded) -> Result<(), RunError> {
         options: options.clone(),
         generation,
         seq: 0,
-        link_guard: ReplayGuard::default(),
-        node_guard: ReplayGuard::default(),
-        dropped: Dropped::default(),
-        warned_sources: BTreeSet::new(),
+        node_guard: seeded_guard(&seeds),
+        peer_generations,
+        seen_alive: HashMap::new(),
+        dropped,
         tx,
         runner,
         groups,
@@ -223,7 +257,7 @@ pub fn run(options: &Options, loaded: Loaded) -> Result<(), RunError> {
         w.close();
     }
     let _ = std::fs::remove_file(control::socket_path(&options.run_dir));
-    let _ = std::fs::remove_file(&pid_file);
+    let _ = std::fs::remove_file(pid_file);
     info!("{} Heartbeat shutdown complete.", options.node);
     Ok(())
 }
@@ -291,11 +325,14 @@ struct Node {
     options: Options,
     generation: u64,
     seq: u64,
-    link_guard: ReplayGuard<(String, String, u16)>,
     node_guard: ReplayGuard<String>,
-    dropped: Dropped,
-    warned_sources: BTreeSet<String>,
-    tx: mpsc::Sender<Event>,
+    /// Each peer's last generation, persisted across restarts.
+    peer_generations: PeerGenerations,
+    /// The generation each peer was heard heartbeating with in this run:
+    /// only that generation's `shutdown` is believed.
+    seen_alive: HashMap<String, u64>,
+    dropped: Arc<DropCounters>,
+    tx: mpsc::SyncSender<Event>,
     runner: ResourceRunner,
     groups: BTreeMap<String, ResourceGroup>,
     fencer: Option<Fencer>,
@@ -494,7 +531,7 @@ impl Node {
 
     fn handle(&mut self, event: Event, media: &mut Media) -> Vec<Action> {
         match event {
-            Event::Datagram(d) => self.on_datagram(d),
+            Event::Heard { msg, iface } => self.on_heard(msg, &iface),
             Event::PingReply(ip) => {
                 if let Some(name) = self.ping_names.get(&ip).cloned() {
                     for e in self.ping_liveness.heard(&name, &ip.to_string(), Instant::now()) {
@@ -544,44 +581,21 @@ impl Node {
         self.cluster.begin_shutdown()
     }
 
-    fn on_datagram(&mut self, d: Datagram) -> Vec<Action> {
-        let msg = match Message::decode(&d.bytes, &self.keys) {
-            Ok(m) => m,
-            Err(DropReason::BadAuth) => {
-                self.dropped.bad_auth += 1;
-                self.warn_source(&d, "authentication failed");
-                return Vec::new();
-            }
-            Err(e) => {
-                self.dropped.malformed += 1;
-                self.warn_source(&d, &e.to_string());
-                return Vec::new();
-            }
-        };
-        if msg.src == self.options.node {
-            return Vec::new();
-        }
-        if !self.ha.nodes.contains(&msg.src) {
-            self.dropped.unknown_node += 1;
-            self.warn_source(&d, &format!("message from unknown node [{}]", msg.src));
-            return Vec::new();
-        }
-        let link = (msg.src.clone(), d.iface.clone(), d.port);
-        match self.link_guard.check(&link, msg.generation, msg.seq) {
-            Freshness::Fresh => {}
-            Freshness::Duplicate | Freshness::Replay => {
-                self.dropped.replayed += 1;
-                debug!("stale message from {} on {} dropped (replayed or duplicate)", msg.src, d.iface);
-                return Vec::new();
-            }
-        }
+    /// An authenticated message, fresh on link `iface` (the receive
+    /// thread checked that): liveness, then content once per node.
+    fn on_heard(&mut self, msg: Message, iface: &str) -> Vec<Action> {
         let mut actions = Vec::new();
-        for event in self.liveness.heard(&msg.src, &d.iface, Instant::now()) {
+        for event in self.liveness.heard(&msg.src, iface, Instant::now()) {
             actions.extend(self.on_live_event(event));
         }
         let previous_generation = self.node_guard.generation(&msg.src);
         if self.node_guard.check(&msg.src, msg.generation, msg.seq) != Freshness::Fresh {
             return actions;
+        }
+        if previous_generation != Some(msg.generation) {
+            if let Err(e) = self.peer_generations.record(&msg.src, msg.generation) {
+                warn!("cannot persist the generation of {}: {e}", msg.src);
+            }
         }
         if previous_generation.is_some_and(|g| g < msg.generation) {
             self.cluster.on_restart(&msg.src);
@@ -590,23 +604,29 @@ impl Node {
         actions
     }
 
-    fn warn_source(&mut self, d: &Datagram, what: &str) {
-        let key = format!("{}:{what}", d.from.ip());
-        if self.warned_sources.len() < 1000 && self.warned_sources.insert(key) {
-            warn!("dropped packet from {} on {}: {what} (further ones are only counted)", d.from, d.iface);
-        }
-    }
-
     fn on_message(&mut self, msg: &Message) -> Vec<Action> {
         match msg.kind.as_str() {
             "status" => match parse_announcement(msg) {
-                Some(a) => self.cluster.on_announcement(&msg.src, a),
+                Some(a) => {
+                    self.seen_alive.insert(msg.src.clone(), msg.generation);
+                    self.cluster.on_announcement(&msg.src, a)
+                }
                 None => {
-                    self.dropped.malformed += 1;
+                    DropCounters::bump(&self.dropped.malformed);
                     Vec::new()
                 }
             },
-            "shutdown" => self.cluster.on_shutdown_notice(&msg.src),
+            "shutdown" if self.seen_alive.get(&msg.src) == Some(&msg.generation) => {
+                self.cluster.on_shutdown_notice(&msg.src)
+            }
+            "shutdown" => {
+                DropCounters::bump(&self.dropped.replayed);
+                warn!(
+                    "Ignoring shutdown notice from {} (generation {}): that generation was not heard alive in this run",
+                    msg.src, msg.generation
+                );
+                Vec::new()
+            }
             "takeover" => match msg.field("set").and_then(GroupSet::parse) {
                 Some(set) if !self.shutting_down => {
                     info!("{} asks to take over [{set}]", msg.src);
@@ -739,4 +759,13 @@ fn parse_announcement(msg: &Message) -> Option<Announcement> {
     let watchdog = Duration::from_millis(msg.field("wd").unwrap_or("0").parse().ok()?);
     let unclean = msg.field("dead").unwrap_or("").split_whitespace().map(str::to_string).collect();
     Some(Announcement { status, holds, ping, standby, watchdog, unclean })
+}
+
+/// A replay guard that treats generations older than the persisted ones as replays.
+fn seeded_guard(seeds: &[(String, u64)]) -> ReplayGuard<String> {
+    let mut guard = ReplayGuard::default();
+    for (node, generation) in seeds {
+        guard.seed(node.clone(), *generation);
+    }
+    guard
 }

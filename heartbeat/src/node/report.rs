@@ -27,12 +27,7 @@ pub(super) fn status(node: &Node) -> String {
         };
         let _ = writeln!(text, "group {}: {place}", group.key);
     }
-    let d = &node.dropped;
-    let _ = writeln!(
-        text,
-        "dropped packets: bad-auth {} replayed {} unknown-node {} malformed {}",
-        d.bad_auth, d.replayed, d.unknown_node, d.malformed
-    );
+    let _ = writeln!(text, "dropped packets: {}", node.dropped.summary());
     text
 }
 
