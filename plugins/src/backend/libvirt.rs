@@ -1,7 +1,8 @@
 //! The libvirt backend, through the `virt` crate.
 //!
 //! Connections are opened once and used only by the backend's own worker
-//! threads ([`Workers`]: a fixed number, behind a bounded queue); they are
+//! threads ([`Workers`]: started on demand up to a maximum, behind a bounded
+//! queue); they are
 //! reopened when a call finds a connection dead (e.g. libvirtd restarted),
 //! and the call is then retried once so the request is not lost. Every call
 //! has a deadline for its answer: a libvirtd that stops answering costs one
@@ -23,8 +24,10 @@ use super::{Backend, BackendError, DomainId, Power, RebootMethod};
 
 /// Default of `backends/libvirt/timeout`.
 pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(30);
-/// Threads that talk to libvirt: at most this many calls hang at once.
-const WORKER_THREADS: usize = 4;
+/// Threads that talk to libvirt, at most (started on demand): as many as
+/// requests may be in flight, so reboots of real guests (seconds each) run
+/// side by side, and a hung libvirtd costs no more than this many threads.
+const WORKER_THREADS: usize = 64;
 /// Calls waiting for a worker, at most; more are refused at once.
 const QUEUE_LEN: usize = 64;
 

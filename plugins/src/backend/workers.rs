@@ -2,12 +2,15 @@
 //! deadline for its answer.
 //!
 //! A hypervisor that stops answering (e.g. `libvirtd` stopped) hangs the
-//! thread that called it. Calls therefore run on a fixed number of worker
-//! threads behind a bounded queue: the caller waits for the answer only
-//! until its deadline, a hung call occupies one worker and nothing more,
-//! and a queued call whose caller has given up is skipped. Threads never
-//! pile up, and callers always get an answer in time.
+//! thread that called it. Calls therefore run on worker threads behind a
+//! bounded queue: the caller waits for the answer only until its deadline,
+//! a hung call occupies one worker and nothing more, and a queued call whose
+//! caller has given up is skipped. Workers are started on demand — a call
+//! that finds none idle starts one, up to a fixed maximum — so calls that
+//! legitimately take seconds (destroying a real guest) run side by side,
+//! while threads never pile up beyond the maximum.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -28,18 +31,54 @@ pub enum CallError {
 /// a worker stuck in a call exits once the call returns.
 pub struct Workers {
     queue: SyncSender<Job>,
+    jobs: Arc<Mutex<Receiver<Job>>>,
+    name: String,
+    max_threads: usize,
+    started: AtomicUsize,
+    idle: Arc<AtomicUsize>,
 }
 
 impl Workers {
-    /// Starts `threads` workers (named `name-N`) behind a queue of `queue_len` calls.
-    pub fn new(name: &str, threads: usize, queue_len: usize) -> std::io::Result<Self> {
+    /// Workers named `name-N`, at most `max_threads` of them (one started
+    /// now, more on demand), behind a queue of `queue_len` calls.
+    pub fn new(name: &str, max_threads: usize, queue_len: usize) -> std::io::Result<Self> {
         let (queue, jobs) = mpsc::sync_channel::<Job>(queue_len);
-        let jobs = Arc::new(Mutex::new(jobs));
-        for i in 0..threads.max(1) {
-            let jobs = jobs.clone();
-            thread::Builder::new().name(format!("{name}-{i}")).spawn(move || work(&jobs))?;
+        let workers = Workers {
+            queue,
+            jobs: Arc::new(Mutex::new(jobs)),
+            name: name.to_string(),
+            max_threads: max_threads.max(1),
+            started: AtomicUsize::new(0),
+            idle: Arc::new(AtomicUsize::new(0)),
+        };
+        workers.start_one()?;
+        Ok(workers)
+    }
+
+    /// Worker threads started so far.
+    pub fn threads(&self) -> usize {
+        self.started.load(Ordering::SeqCst)
+    }
+
+    fn start_one(&self) -> std::io::Result<()> {
+        let n = self.started.fetch_add(1, Ordering::SeqCst);
+        let (jobs, idle) = (self.jobs.clone(), self.idle.clone());
+        idle.fetch_add(1, Ordering::SeqCst);
+        let spawned = thread::Builder::new().name(format!("{}-{n}", self.name)).spawn(move || work(&jobs, &idle));
+        if spawned.is_err() {
+            self.started.fetch_sub(1, Ordering::SeqCst);
+            self.idle.fetch_sub(1, Ordering::SeqCst);
         }
-        Ok(Workers { queue })
+        spawned.map(drop)
+    }
+
+    /// Starts another worker when none is idle and the maximum allows.
+    fn grow_if_all_busy(&self) {
+        if self.idle.load(Ordering::SeqCst) == 0 && self.started.load(Ordering::SeqCst) < self.max_threads {
+            if let Err(e) = self.start_one() {
+                tracing::warn!("could not start another {} worker: {e}", self.name);
+            }
+        }
     }
 
     /// Runs `f` on a worker and waits for its result until `deadline`.
@@ -55,6 +94,7 @@ impl Workers {
                 let _ = answer.send(f());
             }
         });
+        self.grow_if_all_busy();
         match self.queue.try_send(job) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => return Err(CallError::Busy),
@@ -67,20 +107,22 @@ impl Workers {
     }
 }
 
-fn work(jobs: &Mutex<Receiver<Job>>) {
+/// A worker: counted idle while it waits for the next call.
+fn work(jobs: &Mutex<Receiver<Job>>, idle: &AtomicUsize) {
     loop {
         let next = jobs.lock().unwrap_or_else(|p| p.into_inner()).recv();
+        idle.fetch_sub(1, Ordering::SeqCst);
         match next {
             Ok(job) => job(),
             Err(_) => return,
         }
+        idle.fetch_add(1, Ordering::SeqCst);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
 
     #[test]
@@ -121,5 +163,32 @@ mod tests {
         });
         assert_eq!(answer, Some(Ok(7)));
         assert_eq!(started.load(Ordering::SeqCst), 2, "abandoned calls never ran");
+        assert_eq!(workers.threads(), 2, "never more threads than the maximum");
+    }
+
+    #[test]
+    fn long_calls_run_side_by_side_on_workers_started_on_demand() {
+        let workers = Arc::new(Workers::new("t", 8, 8).unwrap());
+        assert_eq!(workers.threads(), 1, "one worker until more are needed");
+        let begun = Instant::now();
+        let calls: Vec<_> = (0..6)
+            .map(|i| {
+                let workers = workers.clone();
+                thread::spawn(move || {
+                    workers.call(Instant::now() + Duration::from_secs(10), move || {
+                        thread::sleep(Duration::from_millis(300));
+                        i
+                    })
+                })
+            })
+            .collect();
+        let answers: Vec<_> = calls.into_iter().map(|c| c.join().unwrap()).collect();
+        assert_eq!(answers, (0..6).map(Ok).collect::<Vec<_>>());
+        assert!(
+            begun.elapsed() < Duration::from_millis(1500),
+            "the calls ran one after another: {:?}",
+            begun.elapsed()
+        );
+        assert!(workers.threads() <= 8);
     }
 }
