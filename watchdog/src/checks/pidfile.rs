@@ -2,9 +2,12 @@
 //! names: any live pid (say `1`) in the file is not enough.
 //!
 //! The identity rule: the process's name in `/proc/PID/comm` (which the
-//! kernel cuts to 15 bytes) equals the configured name cut the same way,
-//! or the file name of its executable (`/proc/PID/exe`) equals the name.
-//! A pid reused by another program, or a file naming init, fails.
+//! kernel cuts to 15 bytes), or the file name of its executable
+//! (`/proc/PID/exe`), is the configured name — or one of the two begins with
+//! the other (at least 3 characters), because the default name comes from
+//! the pid file's name, and daemons and their pid files often differ by a
+//! suffix (`cron` writes `crond.pid`, `sshd` runs as `sshd-session`). A pid
+//! reused by another program, or a file naming init, fails.
 
 use std::path::{Path, PathBuf};
 
@@ -53,10 +56,21 @@ fn comm_of(name: &str) -> &str {
     &name[..end]
 }
 
+/// Whether a process called `actual` is the program called `wanted`.
+fn same_program(actual: &str, wanted: &str) -> bool {
+    const SHORTEST: usize = 3;
+    actual == wanted
+        || (actual.len() >= SHORTEST
+            && wanted.len() >= SHORTEST
+            && (actual.starts_with(wanted) || wanted.starts_with(actual)))
+}
+
 /// `Err(what it is)` unless the process is the one named `process`.
 fn identity(pid: i32, process: &str) -> Result<(), String> {
     let comm = comm(pid);
-    if comm.as_deref() == Some(comm_of(process)) || exe_name(pid).as_deref() == Some(process) {
+    if comm.as_deref().is_some_and(|c| same_program(c, comm_of(process)))
+        || exe_name(pid).is_some_and(|e| same_program(&e, process))
+    {
         return Ok(());
     }
     Err(comm.map_or_else(|| "of unknown name".to_string(), |c| format!("`{c}`")))
@@ -144,6 +158,25 @@ mod tests {
         assert_eq!(PidfileCheck::new(&path, "sleep").run(), Ok(()));
         let err = PidfileCheck::new(&path, "heartbeat").run().unwrap_err();
         assert!(err.reason.contains("is `sleep`, not `heartbeat`"), "{err:?}");
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
+    #[test]
+    fn names_that_differ_by_a_suffix_are_the_same_program() {
+        assert!(same_program("cron", "crond"));
+        assert!(same_program("sshd-session", "sshd"));
+        assert!(!same_program("systemd", "sshd"));
+        assert!(!same_program("init", "heartbeat"));
+        assert!(!same_program("sh", "sshd"), "too short to count as a prefix");
+        // A pid file named after the daemon with a suffix: `sleeper.pid` for `sleep`.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sleeper.pid");
+        let mut child = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+        std::fs::write(&path, format!("{}\n", child.id())).unwrap();
+        assert_eq!(PidfileCheck::new(&path, &crate::config::default_process_name(&path)).run(), Ok(()));
+        std::fs::write(&path, "1\n").unwrap();
+        assert!(PidfileCheck::new(&path, &crate::config::default_process_name(&path)).run().is_err());
         child.kill().unwrap();
         child.wait().unwrap();
     }
