@@ -19,8 +19,9 @@
 //!   side with the better claim (more ping nodes, then more groups held,
 //!   then earlier in `node` order) fences at once, the other waits
 //!   `stonith_delay`, so one survives.
-//! * Without a fence agent, the same claim decides, and the watchdog does
-//!   the fencing: the side with the better claim waits the peer's announced
+//! * Without a fence agent, a claim decides too (ping nodes first, then
+//!   *fewer* groups held, then `node` order), and the watchdog does the
+//!   fencing: the side with the better claim waits the peer's announced
 //!   watchdog time (+ 1 s) and then takes over; the other side cannot tell
 //!   a dead peer from a cut-off one, so it never takes over from it, and if
 //!   it holds groups it stops them and stops feeding its watchdog at once —
@@ -460,9 +461,11 @@ impl Cluster {
             self.last_holder.insert(key.clone(), node.to_string());
         }
         let mut actions = Vec::new();
+        // Once this node gave way, it stays so while the peer still holds it
+        // dead (giving its groups up changed the figures the claim compares).
         if announcement.unclean.contains(&self.local)
             && !self.watchdog.is_zero()
-            && self.yields_without_fencing(node, &announcement)
+            && (self.yielded_to.contains(node) || self.yields_without_fencing(node, &announcement))
         {
             // A one-way cut: it no longer hears us and takes over after our watchdog time.
             if !self.yielded_to.contains(node) {
@@ -757,14 +760,29 @@ impl Cluster {
     }
 
     /// The partition rule: whether this node's claim to the resources beats
-    /// `node`'s (more ping nodes, then more groups held, then earlier in
-    /// `node` order). Both sides compute it from the same figures, so
-    /// exactly one of them has the better claim.
+    /// `node`'s. Both sides compute it from the same figures, so exactly one
+    /// of them has the better claim. More ping nodes always win; last,
+    /// earlier in `node` order wins. Between them, the groups held:
+    /// * with a fence agent, more groups held win (the fencing race is won
+    ///   by the side that would otherwise lose its running groups);
+    /// * without one, *fewer* groups held win: the holder gives its groups
+    ///   up and resets through its watchdog, and the other side takes over
+    ///   after the holder's watchdog time. Whether the holder died or was
+    ///   only cut off, the groups end up running once — so an
+    ///   active/passive pair still fails over when the active node dies.
     fn has_better_claim(&self, node: &str, last: Option<&Announcement>) -> bool {
+        let weight = |holds: usize| -> i64 {
+            let holds = i64::try_from(holds).unwrap_or(i64::MAX);
+            match self.fencing {
+                Fencing::Agent { .. } => holds,
+                Fencing::None { .. } => -holds,
+            }
+        };
         let my_holds = self.local_groups.values().filter(|s| s.is_held()).count();
         let rank = |n: &str| self.nodes.iter().position(|x| x == n).unwrap_or(usize::MAX);
-        let mine = (self.ping, my_holds, std::cmp::Reverse(rank(&self.local)));
-        let theirs = (last.map_or(0, |a| a.ping), last.map_or(0, |a| a.holds.len()), std::cmp::Reverse(rank(node)));
+        let mine = (self.ping, weight(my_holds), std::cmp::Reverse(rank(&self.local)));
+        let theirs =
+            (last.map_or(0, |a| a.ping), weight(last.map_or(0, |a| a.holds.len())), std::cmp::Reverse(rank(node)));
         mine > theirs
     }
 

@@ -321,20 +321,38 @@ fn without_stonith_the_stronger_node_keeps_its_groups_and_takes_over_only_after_
 }
 
 #[test]
-fn without_stonith_the_weaker_node_never_takes_over_from_the_stronger_one() {
-    // The primary alpha holds everything and dies (or is cut off: bravo cannot tell).
+fn without_stonith_the_passive_node_takes_over_a_lost_active_one_after_its_watchdog_time() {
+    // The active alpha holds everything and dies (or is cut off: bravo cannot tell).
     let mut bravo = watchdog_pair("bravo", &[], &["web", "db"], WD, WD);
     let actions = bravo.on_node_dead("alpha");
-    assert!(awaits(&actions).is_empty(), "alpha keeps feeding if it is only cut off: {actions:?}");
     assert!(!stops_feeding(&actions), "bravo holds nothing, so it has nothing to give up: {actions:?}");
+    assert_eq!(awaits(&actions), [("alpha".to_string(), WD + Duration::from_secs(1))], "{actions:?}");
+    assert!(starts(&actions).is_empty(), "nothing before alpha's watchdog time: {actions:?}");
+    let mut started = starts(&bravo.on_node_safe("alpha", CleanReason::WatchdogExpired));
+    started.sort();
+    assert_eq!(started, ["db", "web"]);
+    // alpha, if it was only cut off, gave its group up at once and stopped feeding.
+    let mut alpha = watchdog_pair("alpha", &["web"], &[], WD, WD);
+    let actions = alpha.on_node_dead("bravo");
+    assert!(stops_feeding(&actions), "{actions:?}");
+    assert_eq!(stops(&actions), ["web"], "{actions:?}");
+    assert!(awaits(&actions).is_empty(), "{actions:?}");
+}
+
+#[test]
+fn without_stonith_the_weaker_node_never_takes_over_from_the_stronger_one() {
+    // Both hold a group; alpha is first in `node` order: bravo gives way.
+    let mut bravo = watchdog_pair("bravo", &["db"], &["web"], WD, WD);
+    let actions = bravo.on_node_dead("alpha");
+    assert!(awaits(&actions).is_empty(), "alpha keeps feeding if it is only cut off: {actions:?}");
     assert!(bravo.needs_fencing("alpha"));
-    assert!(starts(&bravo.retry_failed()).is_empty());
-    assert_eq!(bravo.desired_owner("db"), None);
+    assert_eq!(bravo.desired_owner("web"), None);
     // A restart of bravo does not change that: alpha, never heard, is not taken over.
     let mut restarted = Cluster::new("bravo", &nodes(), groups(), AutoFailback::On, NO_STONITH, WD);
     let actions = restarted.become_active();
     assert!(starts(&actions).is_empty() && !stops_feeding(&actions), "{actions:?}");
     // When alpha is heard again, bravo's home group comes back to it.
+    bravo.on_group_done("db", GroupResult::Stopped);
     let actions = bravo.on_announcement("alpha", with_watchdog(announce(NodeStatus::Active, &["web"], 0), WD));
     assert_eq!(starts(&actions), ["db"], "{actions:?}");
 }
