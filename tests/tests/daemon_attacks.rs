@@ -359,20 +359,6 @@ fn one_tenant_cannot_starve_another_tenants_fencing() {
     assert!(stalled.len() <= 4, "one requester held {} sessions at once", stalled.len());
 }
 
-fn web_node() -> String {
-    let guest = |name: &str, uuid: &str| {
-        format!(
-            "<domain type='test'><name>{name}</name><uuid>{uuid}</uuid><memory>65536</memory><vcpu>1</vcpu>\
-             <os><type>hvm</type></os></domain>"
-        )
-    };
-    format!(
-        "<node>{}{}</node>",
-        guest("web", "11111111-2222-3333-4444-555555555555"),
-        guest("WEB", "66666666-7777-8888-9999-aaaaaaaaaaaa")
-    )
-}
-
 /// Guests `web` and `WEB`; a group allows `web`. `off WEB` must be denied
 /// (libvirt names are case-sensitive), and `WEB` keeps running. IP entries
 /// are compared as addresses: `::ffff:127.0.0.3` is 127.0.0.3.
@@ -389,7 +375,18 @@ fn a_group_allowing_web_cannot_fence_web_in_capitals() {
         group("127.0.0.1", &["web"]),
         group("::ffff:127.0.0.3", &["WEB", "66666666-7777-8888-9999-aaaaaaaaaaaa"])
     );
-    let daemon = start_daemon(&ns, dir.path(), "multicast", "sha256", TCP_AUTH_ONLY, &groups, &web_node());
+    let daemon = start_daemon(
+        &ns,
+        dir.path(),
+        "multicast",
+        "sha256",
+        TCP_AUTH_ONLY,
+        &groups,
+        &test_driver_node(&[
+            ("web", "11111111-2222-3333-4444-555555555555"),
+            ("WEB", "66666666-7777-8888-9999-aaaaaaaaaaaa"),
+        ]),
+    );
     let web_owner = Host::new(&ns, Ipv4Addr::LOCALHOST);
     let limit = Duration::from_secs(10);
     assert_eq!(web_owner.fence(Operation::Off, "WEB", limit), Some(DENIED), "{}", daemon.log());
