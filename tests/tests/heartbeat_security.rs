@@ -7,6 +7,7 @@
 use std::net::UdpSocket;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::process::ExitStatus;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -40,20 +41,37 @@ fn unix_now() -> u64 {
     SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs()
 }
 
-/// Plays bravo: a signed status every 100 ms until `stop`, sent from port
+/// Plays bravo: a signed status every 100 ms until stopped, sent from port
 /// 694 as a real node does.
-fn heartbeat_as_bravo(peer: &Netns, generation: u64, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<u64> {
-    let socket = peer.enter(|| UdpSocket::bind((PEER_ADDR, 694)).unwrap());
-    std::thread::spawn(move || {
-        let k = keys(KEYS);
-        let mut seq = 0;
-        while !stop.load(Ordering::Relaxed) {
-            seq += 1;
-            socket.send_to(&status(generation, seq, "bravo").encode(&k), (NODE_ADDR, 694)).unwrap();
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        seq
-    })
+struct BravoHeartbeats {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<u64>,
+}
+
+impl BravoHeartbeats {
+    /// Starts sending bravo's heartbeats of `generation` from the peer namespace.
+    fn start(peer: &Netns, generation: u64) -> Self {
+        let socket = peer.enter(|| UdpSocket::bind((PEER_ADDR, 694)).unwrap());
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let k = keys(KEYS);
+            let mut seq = 0;
+            while !stopped.load(Ordering::Relaxed) {
+                seq += 1;
+                socket.send_to(&status(generation, seq, "bravo").encode(&k), (NODE_ADDR, 694)).unwrap();
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            seq
+        });
+        BravoHeartbeats { stop, thread }
+    }
+
+    /// Stops sending; returns how many heartbeats were sent.
+    fn stop(self) -> u64 {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().unwrap()
+    }
 }
 
 fn bravo_active(run: &Path) -> bool {
@@ -100,14 +118,12 @@ fn far_future_generation_is_dropped_and_real_heartbeats_still_count() {
     let dropped = wait_for(Duration::from_secs(5), || counter(&run, "future-generation") == 1);
     assert!(dropped, "not counted as a future generation: {}\n{}", counters(&run), node.log());
     // bravo's real heartbeats (its generation is the Unix time at its start) keep counting.
-    let stop = Arc::new(AtomicBool::new(false));
-    let bravo = heartbeat_as_bravo(&peer_ns, unix_now(), stop.clone());
+    let bravo = BravoHeartbeats::start(&peer_ns, unix_now());
     let up = wait_for(Duration::from_secs(5), || bravo_active(&run));
     let heard = wait_for(Duration::from_secs(5), || control_text(&run, &["status"]).contains("replayed 0"));
     // Two seconds of heartbeats later bravo is still alive and none was taken for a replay.
     std::thread::sleep(Duration::from_secs(2));
-    stop.store(true, Ordering::Relaxed);
-    let sent = bravo.join().unwrap();
+    let sent = bravo.stop();
     assert!(up && heard, "{}\n{}", counters(&run), node.log());
     assert!(sent >= 15, "bravo sent {sent} heartbeats");
     assert_eq!(counter(&run, "replayed"), 0, "{}", counters(&run));
@@ -145,14 +161,12 @@ fn replayed_shutdown_after_a_restart(forget_state: bool) {
 
     // alpha runs and hears bravo's current generation.
     let mut first = start_node(&node_ns, &conf, &run, &dir.path().join("alpha-1.log"));
-    let stop = Arc::new(AtomicBool::new(false));
-    let bravo = heartbeat_as_bravo(&peer_ns, bravo_now, stop.clone());
+    let bravo = BravoHeartbeats::start(&peer_ns, bravo_now);
     assert!(wait_for(Duration::from_secs(5), || bravo_active(&run)), "{}", first.log());
     // alpha restarts; meanwhile bravo hangs (it still holds whatever it ran).
     control_text(&run, &["stop"]);
     assert!(first.wait_exit(Duration::from_secs(10)).is_some_and(|s| s.success()), "{}", first.log());
-    stop.store(true, Ordering::Relaxed);
-    bravo.join().unwrap();
+    bravo.stop();
     let persisted = run.join("hb_peer_generations");
     assert_eq!(std::fs::read_to_string(&persisted).unwrap(), format!("bravo {bravo_now}\n"));
     if forget_state {
@@ -176,6 +190,20 @@ fn replayed_shutdown_after_a_restart(forget_state: bool) {
     }
 }
 
+/// Creates the run directory `run` with `mode`.
+fn create_run_dir(run: &Path, mode: u32) {
+    std::fs::create_dir(run).unwrap();
+    std::fs::set_permissions(run, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// Starts alpha with run directory `run` where it must refuse to start:
+/// its exit status (`None` if it still ran after 10 s) and its output.
+fn start_refused(node_ns: &Netns, conf: &Path, run: &Path, log: &Path) -> (Option<ExitStatus>, String) {
+    let mut node = Guard::spawn(node_command(node_ns, conf, run), log);
+    let status = node.wait_exit(Duration::from_secs(10));
+    (status, node.log())
+}
+
 #[test]
 fn run_directory_open_to_others_is_refused() {
     if skip_unless_capable(&[]) {
@@ -185,11 +213,8 @@ fn run_directory_open_to_others_is_refused() {
     let (node_ns, _peer) = link();
     let conf = write_config(dir.path(), KEYS, "");
     let run = dir.path().join("run");
-    std::fs::create_dir(&run).unwrap();
-    std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o777)).unwrap();
-    let mut node = Guard::spawn(node_command(&node_ns, &conf, &run), &dir.path().join("alpha.log"));
-    let status = node.wait_exit(Duration::from_secs(10));
-    let log = node.log();
+    create_run_dir(&run, 0o777);
+    let (status, log) = start_refused(&node_ns, &conf, &run, &dir.path().join("alpha.log"));
     assert!(status.is_some_and(|s| !s.success()), "started in a world-writable run directory:\n{log}");
     assert!(log.contains(&format!("{}: ", run.display())) && log.contains("writable"), "{log}");
     assert!(!run.join("heartbeat.sock").exists() && !run.join("hb_generation").exists());
@@ -212,15 +237,12 @@ fn symlink_is_refused(planted: &str) {
     let (node_ns, _peer) = link();
     let conf = write_config(dir.path(), KEYS, "");
     let run = dir.path().join("run");
-    std::fs::create_dir(&run).unwrap();
-    std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o700)).unwrap();
+    create_run_dir(&run, 0o700);
     let victim = dir.path().join("precious");
     std::fs::write(&victim, "precious\n").unwrap();
     std::os::unix::fs::symlink(&victim, run.join(planted)).unwrap();
-    let mut node = Guard::spawn(node_command(&node_ns, &conf, &run), &dir.path().join("alpha.log"));
     let started = Instant::now();
-    let status = node.wait_exit(Duration::from_secs(10));
-    let log = node.log();
+    let (status, log) = start_refused(&node_ns, &conf, &run, &dir.path().join("alpha.log"));
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n", "the link was followed:\n{log}");
     assert!(status.is_some_and(|s| !s.success()), "started with a planted {planted}:\n{log}");
     assert!(started.elapsed() < Duration::from_secs(10));
@@ -250,9 +272,8 @@ fn flood_of_signed_looking_packets_does_not_get_a_healthy_peer_declared_dead() {
     let conf = write_config(dir.path(), KEYS, &stonith);
     let run = dir.path().join("run");
     let node = start_node(&node_ns, &conf, &run, &dir.path().join("alpha.log"));
-    let stop = Arc::new(AtomicBool::new(false));
     let generation = unix_now();
-    let bravo = heartbeat_as_bravo(&peer_ns, generation, stop.clone());
+    let bravo = BravoHeartbeats::start(&peer_ns, generation);
     assert!(wait_for(Duration::from_secs(5), || bravo_active(&run)), "{}", node.log());
 
     // Large packets claiming to come from bravo, fresh-looking, signed with a wrong key
@@ -293,8 +314,7 @@ fn flood_of_signed_looking_packets_does_not_get_a_healthy_peer_declared_dead() {
     }
     // Two more deadtimes of heartbeats after the flood: whatever was queued has been seen by now.
     std::thread::sleep(Duration::from_millis(1200));
-    stop.store(true, Ordering::Relaxed);
-    bravo.join().unwrap();
+    bravo.stop();
     let line = counters(&run);
     eprintln!("flood: {sent} packets in {} ms; {line}", took.as_millis());
     let log = node.log();
