@@ -1,6 +1,8 @@
 //! Test harness: network namespaces as hosts, child processes that are
 //! always stopped, and paths to our and the stock binaries.
 
+pub mod heartbeat_node;
+
 use std::fs;
 use std::io::Read;
 use std::net::UdpSocket;
@@ -305,4 +307,19 @@ pub fn spawn_our_daemon(ns: &Netns, conf: &Path, dir: &Path) -> Guard {
     let ready = wait_for(Duration::from_secs(10), || daemon.log().contains("ready"));
     assert!(ready && daemon.alive(), "our fence_virtd did not start: {}", daemon.log());
     daemon
+}
+
+/// A libvirt test-driver node (`<node>…</node>`, for a `test:///PATH` URI)
+/// holding one small running guest per `(name, uuid)` pair.
+pub fn test_driver_node(guests: &[(&str, &str)]) -> String {
+    let domains: String = guests
+        .iter()
+        .map(|(name, uuid)| {
+            format!(
+                "<domain type='test'><name>{name}</name><uuid>{uuid}</uuid><memory>65536</memory><vcpu>1</vcpu>\
+                 <os><type>hvm</type></os></domain>"
+            )
+        })
+        .collect();
+    format!("<node>{domains}</node>")
 }

@@ -169,14 +169,19 @@ fn tcp_connect(ns: &Netns, from: Ipv4Addr) -> TcpStream {
     })
 }
 
+/// A TCP session from `from` that has sent an unsigned status request.
+fn tcp_request(ns: &Netns, from: Ipv4Addr) -> TcpStream {
+    let mut s = tcp_connect(ns, from);
+    s.write_all(&request(Operation::Status, "test", HashAlgorithm::None, None)).unwrap();
+    s
+}
+
 /// A keyed status over TCP from `from`, retried for a few seconds (a
 /// refused attempt closes the connection).
 fn tcp_status(ns: &Netns, from: Ipv4Addr) -> Option<u8> {
     let end = Instant::now() + Duration::from_secs(20);
     while Instant::now() < end {
-        let mut s = tcp_connect(ns, from);
-        s.write_all(&request(Operation::Status, "test", HashAlgorithm::None, None)).unwrap();
-        if let Ok(code) = keyed_exchange(&mut s) {
+        if let Ok(code) = keyed_exchange(&mut tcp_request(ns, from)) {
             return Some(code);
         }
         std::thread::sleep(Duration::from_millis(500));
@@ -185,6 +190,31 @@ fn tcp_status(ns: &Netns, from: Ipv4Addr) -> Option<u8> {
 }
 
 const TCP_AUTH_ONLY: &str = "\t\tauth = \"sha256\";\n";
+
+/// The keyless attacker's first session, whose request was sent: offers a
+/// challenge, reads the daemon's answer, and returns the daemon's own
+/// challenge N1.
+fn daemon_challenge(first: &mut TcpStream) -> [u8; 64] {
+    first.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    first.write_all(&[1u8; 64]).unwrap();
+    read64(first).expect("the daemon answers the first challenge");
+    read64(first).expect("the daemon's challenge")
+}
+
+/// Offers N1 as the challenge of a second session; true when the daemon answered it.
+fn answers_reflected(second: &mut TcpStream, n1: &[u8; 64]) -> bool {
+    second.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    second.write_all(n1).unwrap();
+    read64(second).is_ok()
+}
+
+/// Answers the daemon's challenge on the first session with bytes that
+/// are wrong (the attacker lacks the key) and asserts no result comes back.
+fn assert_wrong_answer_gets_no_result(first: &mut TcpStream, daemon: &Guard) {
+    first.write_all(&[0u8; 64]).unwrap();
+    let mut result = [0u8; 1];
+    assert!(first.read_exact(&mut result).is_err(), "a result came back: {result:?}\n{}", daemon.log());
+}
 
 /// Unsigned requests, challenge/response on: session 1 asks for `off` and
 /// reads the daemon's challenge N1; session 2 offers N1 as its own
@@ -201,23 +231,18 @@ fn a_keyless_peer_cannot_reflect_the_challenge_across_tcp_sessions() {
     let attacker = Ipv4Addr::new(127, 0, 0, 9);
 
     let mut first = tcp_connect(&ns, attacker);
-    first.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     first.write_all(&request(Operation::Off, "test", HashAlgorithm::None, None)).unwrap();
-    first.write_all(&[1u8; 64]).unwrap();
-    read64(&mut first).expect("the daemon answers the first challenge");
-    let n1 = read64(&mut first).expect("the daemon's challenge");
+    let n1 = daemon_challenge(&mut first);
 
-    let mut second = tcp_connect(&ns, attacker);
-    second.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    second.write_all(&request(Operation::Status, "test", HashAlgorithm::None, None)).unwrap();
-    second.write_all(&n1).unwrap();
-    let reflected = read64(&mut second);
-    assert!(reflected.is_err(), "the daemon answered its own challenge in a second session\n{}", daemon.log());
+    let mut second = tcp_request(&ns, attacker);
+    assert!(
+        !answers_reflected(&mut second, &n1),
+        "the daemon answered its own challenge in a second session\n{}",
+        daemon.log()
+    );
 
     // Whatever the attacker sends now is wrong; nothing is executed.
-    first.write_all(&[0u8; 64]).unwrap();
-    let mut result = [0u8; 1];
-    assert!(first.read_exact(&mut result).is_err(), "a result came back: {result:?}\n{}", daemon.log());
+    assert_wrong_answer_gets_no_result(&mut first, &daemon);
     assert_eq!(tcp_status(&ns, Ipv4Addr::LOCALHOST), Some(SUCCESS), "the guest is not running\n{}", daemon.log());
     assert!(daemon.log().contains("reflection"), "the attempt is not logged:\n{}", daemon.log());
 }
@@ -237,20 +262,13 @@ fn a_keyless_peer_cannot_reflect_the_challenge_across_multicast_callbacks() {
 
     attacker.send(&request(Operation::Off, "test", HashAlgorithm::None, Some(attacker.callback())));
     let mut first = attacker.accept(Duration::from_secs(5)).expect("callback for the off request");
-    first.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    first.write_all(&[1u8; 64]).unwrap();
-    read64(&mut first).expect("the daemon answers the first challenge");
-    let n1 = read64(&mut first).expect("the daemon's challenge");
+    let n1 = daemon_challenge(&mut first);
 
     attacker.send(&request(Operation::Status, "test", HashAlgorithm::None, Some(attacker.callback())));
     let mut second = attacker.accept(Duration::from_secs(5)).expect("callback for the second request");
-    second.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    second.write_all(&n1).unwrap();
-    assert!(read64(&mut second).is_err(), "the daemon answered its own challenge\n{}", daemon.log());
+    assert!(!answers_reflected(&mut second, &n1), "the daemon answered its own challenge\n{}", daemon.log());
 
-    first.write_all(&[0u8; 64]).unwrap();
-    let mut result = [0u8; 1];
-    assert!(first.read_exact(&mut result).is_err(), "a result came back: {result:?}\n{}", daemon.log());
+    assert_wrong_answer_gets_no_result(&mut first, &daemon);
     let owner = Host::new(&ns, Ipv4Addr::LOCALHOST);
     let status = owner.fence(Operation::Status, "test", Duration::from_secs(20));
     assert_eq!(status, Some(SUCCESS), "the guest is not running\n{}", daemon.log());
@@ -268,17 +286,10 @@ fn one_address_holds_only_a_few_sessions() {
     let ns = Netns::new();
     let daemon = start_daemon(&ns, dir.path(), "tcp", "none", TCP_AUTH_ONLY, "", "");
     let greedy = Ipv4Addr::new(127, 0, 0, 9);
-    let held: Vec<TcpStream> = (0..4)
-        .map(|_| {
-            let mut s = tcp_connect(&ns, greedy);
-            s.write_all(&request(Operation::Status, "test", HashAlgorithm::None, None)).unwrap();
-            s
-        })
-        .collect();
+    let held: Vec<TcpStream> = (0..4).map(|_| tcp_request(&ns, greedy)).collect();
     // Let the daemon admit the four (they wait for a challenge).
     std::thread::sleep(Duration::from_millis(300));
-    let mut fifth = tcp_connect(&ns, greedy);
-    fifth.write_all(&request(Operation::Status, "test", HashAlgorithm::None, None)).unwrap();
+    let mut fifth = tcp_request(&ns, greedy);
     assert!(closed_within(&mut fifth, Duration::from_secs(3)), "the fifth session was not refused\n{}", daemon.log());
     assert!(held.iter().all(still_open), "the held sessions were closed before the fifth was refused");
     assert_eq!(tcp_status(&ns, Ipv4Addr::LOCALHOST), Some(SUCCESS), "another address was not served");
@@ -359,20 +370,6 @@ fn one_tenant_cannot_starve_another_tenants_fencing() {
     assert!(stalled.len() <= 4, "one requester held {} sessions at once", stalled.len());
 }
 
-fn web_node() -> String {
-    let guest = |name: &str, uuid: &str| {
-        format!(
-            "<domain type='test'><name>{name}</name><uuid>{uuid}</uuid><memory>65536</memory><vcpu>1</vcpu>\
-             <os><type>hvm</type></os></domain>"
-        )
-    };
-    format!(
-        "<node>{}{}</node>",
-        guest("web", "11111111-2222-3333-4444-555555555555"),
-        guest("WEB", "66666666-7777-8888-9999-aaaaaaaaaaaa")
-    )
-}
-
 /// Guests `web` and `WEB`; a group allows `web`. `off WEB` must be denied
 /// (libvirt names are case-sensitive), and `WEB` keeps running. IP entries
 /// are compared as addresses: `::ffff:127.0.0.3` is 127.0.0.3.
@@ -389,7 +386,18 @@ fn a_group_allowing_web_cannot_fence_web_in_capitals() {
         group("127.0.0.1", &["web"]),
         group("::ffff:127.0.0.3", &["WEB", "66666666-7777-8888-9999-aaaaaaaaaaaa"])
     );
-    let daemon = start_daemon(&ns, dir.path(), "multicast", "sha256", TCP_AUTH_ONLY, &groups, &web_node());
+    let daemon = start_daemon(
+        &ns,
+        dir.path(),
+        "multicast",
+        "sha256",
+        TCP_AUTH_ONLY,
+        &groups,
+        &test_driver_node(&[
+            ("web", "11111111-2222-3333-4444-555555555555"),
+            ("WEB", "66666666-7777-8888-9999-aaaaaaaaaaaa"),
+        ]),
+    );
     let web_owner = Host::new(&ns, Ipv4Addr::LOCALHOST);
     let limit = Duration::from_secs(10);
     assert_eq!(web_owner.fence(Operation::Off, "WEB", limit), Some(DENIED), "{}", daemon.log());

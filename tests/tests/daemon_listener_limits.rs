@@ -237,6 +237,32 @@ fn accept_within(listener: &TcpListener, limit: Duration) -> Option<TcpStream> {
     }
 }
 
+/// Sends `datagram` to the default fence_xvm group (225.0.0.12:1229) from
+/// `from` inside `ns`.
+fn send_to_group(ns: &Netns, from: &str, datagram: &[u8]) {
+    ns.enter(|| {
+        let s = UdpSocket::bind((from, 0)).unwrap();
+        s.send_to(datagram, "225.0.0.12:1229").unwrap();
+    })
+}
+
+/// Asserts that the daemon called back `served` within 5 s and then did
+/// not call back `ignored` within 300 ms (a request it ignores was sent
+/// first, so its callback would have had the same chance to arrive);
+/// `served_what` and `ignored_what` name the two requests.
+fn assert_only_served(
+    daemon: &Guard,
+    served: &TcpListener,
+    served_what: &str,
+    ignored: &TcpListener,
+    ignored_what: &str,
+) {
+    let called = accept_within(served, Duration::from_secs(5));
+    assert!(called.is_some(), "{served_what} got no callback: {}", daemon.log());
+    let acted_on = accept_within(ignored, Duration::from_millis(300));
+    assert!(acted_on.is_none(), "{ignored_what} was acted on: {}", daemon.log());
+}
+
 /// Item 7: a signed, valid request sent as unicast to the daemon host's
 /// address on port 1229 is not acted on; the same sent to the group is.
 #[test]
@@ -256,15 +282,9 @@ fn unicast_datagrams_to_the_multicast_port_are_ignored() {
         s.send_to(&signed(Operation::Status, unicast_cb, 1001), (Lan::address(0).as_str(), 1229)).unwrap();
         s.send_to(&signed(Operation::Status, group_cb, 1002), "225.0.0.12:1229").unwrap();
     });
-    assert!(
-        accept_within(&group_trap, Duration::from_secs(5)).is_some(),
-        "the multicast request got no callback: {}",
-        daemon.log()
-    );
-    // The unicast datagram was processed first if at all; give its
-    // callback the same chance to arrive.
-    let unicast = accept_within(&unicast_trap, Duration::from_millis(300));
-    assert!(unicast.is_none(), "a unicast datagram to {}:1229 was acted on: {}", Lan::address(0), daemon.log());
+    // The unicast datagram was processed first if at all.
+    let unicast = format!("a unicast datagram to {}:1229", Lan::address(0));
+    assert_only_served(&daemon, &group_trap, "the multicast request", &unicast_trap, &unicast);
 }
 
 /// Item 7, IPv6: a unicast datagram to the host's global address on port
@@ -286,13 +306,8 @@ fn ipv6_unicast_datagrams_to_the_multicast_port_are_ignored() {
         s.send_to(&signed(Operation::Status, unicast_cb, 4001), "[2001:2::1]:1229").unwrap();
         s.send_to(&signed(Operation::Status, group_cb, 4002), "[ff05::3:1]:1229").unwrap();
     });
-    assert!(
-        accept_within(&group_trap, Duration::from_secs(5)).is_some(),
-        "the multicast request got no callback: {}",
-        daemon.log()
-    );
-    let unicast = accept_within(&unicast_trap, Duration::from_millis(300));
-    assert!(unicast.is_none(), "a unicast datagram to [2001:2::1]:1229 was acted on: {}", daemon.log());
+    let unicast = "a unicast datagram to [2001:2::1]:1229";
+    assert_only_served(&daemon, &group_trap, "the multicast request", &unicast_trap, unicast);
 }
 
 /// Item 7: with `interface = "eth0"`, a request reaching the daemon host on
@@ -328,23 +343,12 @@ fn multicast_requests_from_another_interface_are_ignored() {
         s.join_multicast_v4_n(&Ipv4Addr::new(225, 0, 0, 12), &socket2::InterfaceIndexOrAddress::Index(eth1)).unwrap();
         s
     });
-    let send = |ns: &Netns, from: &str, request: &[u8]| {
-        ns.enter(|| {
-            let s = UdpSocket::bind((from, 0)).unwrap();
-            s.send_to(request, "225.0.0.12:1229").unwrap();
-        })
-    };
     let (outside_trap, outside_cb) = callback_listener(&outside, "198.18.1.2");
     let (inside_trap, inside_cb) = callback_listener(&inside, "198.18.0.2");
-    send(&outside, "198.18.1.2", &signed(Operation::Status, outside_cb, 2001));
-    send(&inside, "198.18.0.2", &signed(Operation::Status, inside_cb, 2002));
-    assert!(
-        accept_within(&inside_trap, Duration::from_secs(5)).is_some(),
-        "the request on eth0 got no callback: {}",
-        daemon.log()
-    );
-    let outside_cb_conn = accept_within(&outside_trap, Duration::from_millis(300));
-    assert!(outside_cb_conn.is_none(), "a request arriving on eth1 was acted on: {}", daemon.log());
+    send_to_group(&outside, "198.18.1.2", &signed(Operation::Status, outside_cb, 2001));
+    send_to_group(&inside, "198.18.0.2", &signed(Operation::Status, inside_cb, 2002));
+    let eth1 = "a request arriving on eth1";
+    assert_only_served(&daemon, &inside_trap, "the request on eth0", &outside_trap, eth1);
 }
 
 /// Item 11: many failed callbacks and failed handshakes give a bounded
@@ -365,12 +369,6 @@ fn network_provoked_warnings_are_rate_limited_and_counted() {
     let mut round = 0u8;
     // Every failure comes from its own address: the daemon backs off
     // from a callback address whose callbacks failed.
-    let send_from = |from: &str, datagram: &[u8]| {
-        ns.enter(|| {
-            let s = UdpSocket::bind((from, 0)).unwrap();
-            s.send_to(datagram, "225.0.0.12:1229").unwrap();
-        })
-    };
     let mut provoke = |rounds: u32| {
         for _ in 0..rounds {
             round += 1;
@@ -379,12 +377,12 @@ fn network_provoked_warnings_are_rate_limited_and_counted() {
             let (closed, closed_cb) = callback_listener(&ns, &refusing);
             drop(closed);
             seqno += 1;
-            send_from(&refusing, &signed(Operation::Status, closed_cb, seqno));
+            send_to_group(&ns, &refusing, &signed(Operation::Status, closed_cb, seqno));
             // A callback that answers the challenge wrongly.
             let lying = format!("127.0.2.{round}");
             let (liar, liar_cb) = callback_listener(&ns, &lying);
             seqno += 1;
-            send_from(&lying, &signed(Operation::Status, liar_cb, seqno));
+            send_to_group(&ns, &lying, &signed(Operation::Status, liar_cb, seqno));
             let mut conn = accept_within(&liar, Duration::from_secs(5)).expect("callback to the liar");
             conn.set_nonblocking(false).unwrap();
             conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();

@@ -105,6 +105,13 @@ fn status_once(ns: &Netns, from: Ipv4Addr, seqno: u32, limit: Duration) -> Optio
     Some((byte[0], sent.elapsed()))
 }
 
+/// Asserts that a status request from 127.0.0.1 with `seqno` is answered
+/// with success within 10 s.
+fn assert_status_succeeds(ns: &Netns, seqno: u32, daemon: &Guard) {
+    let answer = status_once(ns, Ipv4Addr::LOCALHOST, seqno, Duration::from_secs(10));
+    assert_eq!(answer.map(|a| a.0), Some(0), "{}", daemon.log());
+}
+
 #[test]
 fn a_hung_libvirtd_fails_requests_within_the_deadline_and_the_daemon_recovers() {
     if skip_unless_capable(&[Libvirtd::BINARY, "/usr/bin/setpriv"]) {
@@ -120,12 +127,7 @@ fn a_hung_libvirtd_fails_requests_within_the_deadline_and_the_daemon_recovers() 
     ns.route_multicast_to_lo();
     let mut daemon = spawn_our_daemon(&ns, &conf, dir.path());
     let base = seqno();
-    assert_eq!(
-        status_once(&ns, Ipv4Addr::LOCALHOST, base, Duration::from_secs(10)).map(|a| a.0),
-        Some(0),
-        "{}",
-        daemon.log()
-    );
+    assert_status_succeeds(&ns, base, &daemon);
 
     libvirtd.guard.signal(nix::sys::signal::Signal::SIGSTOP);
     // 64 requests (the in-flight limit) and then 16 more once those are
@@ -160,8 +162,7 @@ fn a_hung_libvirtd_fails_requests_within_the_deadline_and_the_daemon_recovers() 
 
     // A daemon started while libvirtd hangs says so and exits (without -w).
     let second = tempfile::tempdir().unwrap();
-    let (code, log) = refused_start(second.path(), &conf, &[]);
-    assert_eq!(code, Some(1), "{log}");
+    let log = refused_start(second.path(), &conf, &[]);
     assert!(log.contains("libvirt backend failed to initialize: no answer within 2 s"), "{log}");
 
     libvirtd.guard.signal(nix::sys::signal::Signal::SIGCONT);
@@ -171,10 +172,10 @@ fn a_hung_libvirtd_fails_requests_within_the_deadline_and_the_daemon_recovers() 
     assert!(recovered, "no successful status after SIGCONT\n{}", daemon.log());
 }
 
-/// Runs our fence_virtd in its own namespace and returns its exit code and
-/// stderr; a run that does not end within 10 s is a failure (it started, or
-/// hangs on a FIFO).
-fn refused_start(dir: &Path, conf: &Path, extra: &[&str]) -> (Option<i32>, String) {
+/// Runs our fence_virtd in its own namespace, asserts that it refuses to
+/// start (exit code 1), and returns its stderr; a run that does not end
+/// within 10 s is a failure (it started, or hangs on a FIFO).
+fn refused_start(dir: &Path, conf: &Path, extra: &[&str]) -> String {
     let ns = Netns::new();
     let mut cmd = ns.command(our_bin("fence_virtd"));
     cmd.arg("-F").arg("-f").arg(conf).arg("-p").arg(dir.join("refused.pid")).args(extra);
@@ -182,7 +183,8 @@ fn refused_start(dir: &Path, conf: &Path, extra: &[&str]) -> (Option<i32>, Strin
     let status = daemon.wait_exit(Duration::from_secs(10));
     let log = daemon.log();
     assert!(status.is_some(), "fence_virtd neither started nor refused within 10 s: {log}");
-    (status.unwrap().code(), log)
+    assert_eq!(status.unwrap().code(), Some(1), "fence_virtd must refuse to start with exit code 1: {log}");
+    log
 }
 
 fn key_check(key: &Path) -> Option<i32> {
@@ -211,8 +213,7 @@ fn unsafe_key_files_are_refused_at_start() {
     for mode in [0o644, 0o640, 0o604, 0o660] {
         write_key(dir.path(), "k", KEY);
         chmod(&key, mode);
-        let (code, log) = refused_start(dir.path(), &conf, &[]);
-        assert_eq!(code, Some(1), "mode {mode:o}: {log}");
+        let log = refused_start(dir.path(), &conf, &[]);
         assert!(log.contains(&format!("run: chmod 600 {k}")), "mode {mode:o}: {log}");
         assert!(log.contains("--allow-insecure-permissions"), "{log}");
         assert_eq!(log.trim().lines().count(), 1, "one line: {log}");
@@ -222,8 +223,7 @@ fn unsafe_key_files_are_refused_at_start() {
     assert_eq!(key_check(&key), Some(0));
     chown(&key, "nobody:nogroup");
     assert_eq!(key_check(&key), Some(1), "fence_virt_key check agrees (owner)");
-    let (code, log) = refused_start(dir.path(), &conf, &[]);
-    assert_eq!(code, Some(1), "{log}");
+    let log = refused_start(dir.path(), &conf, &[]);
     assert!(
         log.contains(&format!("{k} is owned by uid 65534")) && log.contains(&format!("run: chown root {k}")),
         "{log}"
@@ -233,8 +233,7 @@ fn unsafe_key_files_are_refused_at_start() {
     let real = write_key(dir.path(), "real.key", KEY);
     std::os::unix::fs::symlink(&real, &key).unwrap();
     assert_eq!(key_check(&key), Some(1), "fence_virt_key check agrees (symlink)");
-    let (code, log) = refused_start(dir.path(), &conf, &["--allow-insecure-permissions"]);
-    assert_eq!(code, Some(1), "{log}");
+    let log = refused_start(dir.path(), &conf, &["--allow-insecure-permissions"]);
     assert!(
         log.contains(&k) && log.contains("symbolic link"),
         "a symlinked key is refused even with the override: {log}"
@@ -242,8 +241,7 @@ fn unsafe_key_files_are_refused_at_start() {
 
     std::fs::remove_file(&key).unwrap();
     nix::unistd::mkfifo(&key, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
-    let (code, log) = refused_start(dir.path(), &conf, &[]);
-    assert_eq!(code, Some(1), "{log}");
+    let log = refused_start(dir.path(), &conf, &[]);
     assert!(log.contains(&k) && log.contains("not a regular file"), "{log}");
 }
 
@@ -259,15 +257,13 @@ fn unsafe_config_files_are_refused_at_start() {
     for mode in [0o666, 0o664, 0o646, 0o620] {
         std::fs::write(&conf, config(&key, "sha256", "test:///default", "")).unwrap();
         chmod(&conf, mode);
-        let (code, log) = refused_start(dir.path(), &conf, &[]);
-        assert_eq!(code, Some(1), "mode {mode:o}: {log}");
+        let log = refused_start(dir.path(), &conf, &[]);
         assert!(log.contains(&format!("run: chmod go-w {c}")) && log.contains("--allow-insecure-permissions"), "{log}");
         assert_eq!(log.trim().lines().count(), 1, "one line: {log}");
     }
     chmod(&conf, 0o644);
     chown(&conf, "nobody:nogroup");
-    let (code, log) = refused_start(dir.path(), &conf, &[]);
-    assert_eq!(code, Some(1), "{log}");
+    let log = refused_start(dir.path(), &conf, &[]);
     assert!(
         log.contains(&format!("{c}: owned by uid 65534")) && log.contains(&format!("run: chown root {c}")),
         "{log}"
@@ -277,8 +273,7 @@ fn unsafe_config_files_are_refused_at_start() {
     std::fs::rename(&conf, &real).unwrap();
     chown(&real, "root:root");
     std::os::unix::fs::symlink(&real, &conf).unwrap();
-    let (code, log) = refused_start(dir.path(), &conf, &[]);
-    assert_eq!(code, Some(1), "{log}");
+    let log = refused_start(dir.path(), &conf, &[]);
     assert!(log.contains(&c) && log.contains("symbolic link"), "{log}");
 }
 
@@ -303,12 +298,7 @@ fn the_override_starts_with_loose_modes_and_says_so() {
     let log = daemon.log();
     assert!(log.contains(&format!("chmod 600 {}", key.display())), "the key's mode is still reported: {log}");
     assert!(log.contains(&format!("chmod go-w {}", conf.display())), "the config's mode is still reported: {log}");
-    assert_eq!(
-        status_once(&ns, Ipv4Addr::LOCALHOST, seqno(), Duration::from_secs(10)).map(|a| a.0),
-        Some(0),
-        "{}",
-        daemon.log()
-    );
+    assert_status_succeeds(&ns, seqno(), &daemon);
     // Any socket the daemon creates is created under a restrictive umask.
     let pid = std::fs::read_to_string(dir.path().join("fence_virtd.pid")).unwrap();
     let status = std::fs::read_to_string(format!("/proc/{}/status", pid.trim())).unwrap();
@@ -336,12 +326,7 @@ fn sighup_with_a_fifo_as_key_file_keeps_serving_and_says_why() {
     let ns = Netns::new();
     ns.route_multicast_to_lo();
     let mut daemon = spawn_our_daemon(&ns, &conf, dir.path());
-    assert_eq!(
-        status_once(&ns, Ipv4Addr::LOCALHOST, seqno(), Duration::from_secs(10)).map(|a| a.0),
-        Some(0),
-        "{}",
-        daemon.log()
-    );
+    assert_status_succeeds(&ns, seqno(), &daemon);
     std::fs::remove_file(&key).unwrap();
     nix::unistd::mkfifo(&key, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
     hangup(dir.path());
@@ -349,12 +334,7 @@ fn sighup_with_a_fifo_as_key_file_keeps_serving_and_says_why() {
     assert!(wait_for(Duration::from_secs(10), || daemon.log().contains(&refused)), "{}", daemon.log());
     assert!(daemon.log().contains("SIGHUP: keeping the running configuration"), "{}", daemon.log());
     // Still serving, with the key it had.
-    assert_eq!(
-        status_once(&ns, Ipv4Addr::LOCALHOST, seqno(), Duration::from_secs(10)).map(|a| a.0),
-        Some(0),
-        "{}",
-        daemon.log()
-    );
+    assert_status_succeeds(&ns, seqno(), &daemon);
     // And a later SIGHUP still works (nothing is stuck).
     std::fs::remove_file(&key).unwrap();
     write_key(dir.path(), "k", KEY);
@@ -392,11 +372,6 @@ fn sighup_names_every_change_that_needs_a_restart() {
     hangup(dir.path());
     let reports = || daemon.log().matches("listeners/multicast/check_source").count();
     assert!(wait_for(Duration::from_secs(10), || reports() == 2), "{}", daemon.log());
-    assert_eq!(
-        status_once(&ns, Ipv4Addr::LOCALHOST, seqno(), Duration::from_secs(10)).map(|a| a.0),
-        Some(0),
-        "{}",
-        daemon.log()
-    );
+    assert_status_succeeds(&ns, seqno(), &daemon);
     assert!(daemon.alive());
 }

@@ -3,85 +3,14 @@
 //! commands answer, configuration errors name file and line, and the
 //! watchdog link feeds and stops feeding when the core dies.
 
-use std::net::UdpSocket;
 use std::os::unix::net::UnixDatagram;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use heartbeat::config::authkeys::AuthKeys;
-use heartbeat::membership::message::Message;
-use tests::{our_bin, skip_unless_capable, wait_for, Guard, Netns};
-
-const NODE_ADDR: &str = "198.18.6.1";
-const PEER_ADDR: &str = "198.18.6.2";
-
-/// Two namespaces on one veth link: the node and the prober ("bravo's" address).
-fn link() -> (Netns, Netns) {
-    let node = Netns::new();
-    let peer = Netns::new();
-    let status = Command::new("ip")
-        .args(["link", "add", "eth0", "netns", &node.name, "type", "veth", "peer", "name", "eth0", "netns", &peer.name])
-        .status()
-        .expect("ip link add");
-    assert!(status.success());
-    for (ns, addr) in [(&node, NODE_ADDR), (&peer, PEER_ADDR)] {
-        ns.ip(&["addr", "add", &format!("{addr}/24"), "dev", "eth0"]);
-        ns.ip(&["link", "set", "eth0", "up"]);
-    }
-    (node, peer)
-}
-
-fn write_config(dir: &Path, extra: &str) -> PathBuf {
-    use std::os::unix::fs::PermissionsExt;
-    let conf = dir.join("ha.d");
-    std::fs::create_dir_all(&conf).unwrap();
-    std::fs::write(
-        conf.join("ha.cf"),
-        format!(
-            "keepalive 100ms\nwarntime 300ms\ndeadtime 600ms\ninitdead 1\nucast eth0 {PEER_ADDR}\n\
-             node alpha bravo\nauto_failback on\n{extra}"
-        ),
-    )
-    .unwrap();
-    let keys = conf.join("authkeys");
-    std::fs::write(&keys, "auth 1\n1 sha1 right-secret\n").unwrap();
-    std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o600)).unwrap();
-    std::fs::write(conf.join("haresources"), "").unwrap();
-    conf
-}
-
-fn start_node(ns: &Netns, conf: &Path, run: &Path, log: &Path) -> Guard {
-    let mut cmd = ns.command(our_bin("heartbeat"));
-    cmd.args(["run", "--node", "alpha", "-c"]).arg(conf).arg("--run-dir").arg(run);
-    let mut node = Guard::spawn(cmd, log);
-    let up = wait_for(Duration::from_secs(10), || run.join("heartbeat.sock").exists());
-    assert!(up && node.alive(), "heartbeat did not start:\n{}", node.log());
-    node
-}
-
-fn control(run: &Path, args: &[&str]) -> (i32, String) {
-    let out = Command::new(our_bin("heartbeat"))
-        .args(args)
-        .args(["--node", "alpha", "--run-dir"])
-        .arg(run)
-        .output()
-        .expect("run heartbeat");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-fn keys(text: &str) -> AuthKeys {
-    AuthKeys::parse(Path::new("authkeys"), text).expect("keys").0
-}
-
-fn status(generation: u64, seq: u64, src: &str) -> Message {
-    Message::new("status", src, generation, seq).with("st", "active").with("hold", "").with("ping", "0")
-}
-
-fn counters(run: &Path) -> String {
-    let (_, text) = control(run, &["status"]);
-    text.lines().find(|l| l.starts_with("dropped packets:")).unwrap_or("").to_string()
-}
+use tests::heartbeat_node::{
+    control, counters, keys, link, peer_socket, start_node, status, write_config, KEYS, NODE_ADDR, PEER_ADDR,
+};
+use tests::{our_bin, skip_unless_capable, wait_for};
 
 #[test]
 fn hostile_packets_are_dropped_and_counted_never_acted_on() {
@@ -90,17 +19,14 @@ fn hostile_packets_are_dropped_and_counted_never_acted_on() {
     }
     let dir = tempfile::tempdir().unwrap();
     let (node_ns, peer_ns) = link();
-    let conf = write_config(dir.path(), "");
+    let conf = write_config(dir.path(), KEYS, "");
     let run = dir.path().join("run");
     let node = start_node(&node_ns, &conf, &run, &dir.path().join("alpha.log"));
 
-    let right = keys("auth 1\n1 sha1 right-secret\n");
+    let right = keys(KEYS);
     let wrong = keys("auth 1\n1 sha1 wrong-secret\n");
     let send = |bytes: &[u8]| {
-        peer_ns.enter(|| {
-            let s = UdpSocket::bind((PEER_ADDR, 0)).unwrap();
-            s.send_to(bytes, (NODE_ADDR, 694)).unwrap();
-        })
+        peer_socket(&peer_ns).send_to(bytes, (NODE_ADDR, 694)).unwrap();
     };
     // A peer heard with a good packet, then captured and replayed.
     let good = status(100, 5, "bravo").encode(&right);
@@ -131,7 +57,7 @@ fn control_commands_answer_and_stop_is_graceful() {
     let dir = tempfile::tempdir().unwrap();
     let (node_ns, _peer) = link();
     let ha_log = dir.path().join("ha-log");
-    let conf = write_config(dir.path(), &format!("logfile {}\nlogfacility local0\n", ha_log.display()));
+    let conf = write_config(dir.path(), KEYS, &format!("logfile {}\nlogfacility local0\n", ha_log.display()));
     let run = dir.path().join("run");
     let (code, text) = control(&run, &["status"]);
     assert_eq!((code, text.as_str()), (3, "heartbeat is stopped. No process\n"));
@@ -179,7 +105,7 @@ fn configuration_errors_name_file_and_line_and_exit_6() {
         ("mcast eth0 10.0.0.1 694 1 0\n", "ha.cf:8:", "mcast"),
     ];
     for (extra, at, message) in cases {
-        let conf = write_config(dir.path(), extra);
+        let conf = write_config(dir.path(), KEYS, extra);
         let out =
             Command::new(our_bin("heartbeat")).args(["check", "--node", "alpha", "-c"]).arg(&conf).output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -189,14 +115,14 @@ fn configuration_errors_name_file_and_line_and_exit_6() {
     }
     // authkeys readable by others is refused, as Heartbeat does.
     use std::os::unix::fs::PermissionsExt;
-    let conf = write_config(dir.path(), "");
+    let conf = write_config(dir.path(), KEYS, "");
     std::fs::set_permissions(conf.join("authkeys"), std::fs::Permissions::from_mode(0o644)).unwrap();
     let out = Command::new(our_bin("heartbeat")).args(["run", "--node", "alpha", "-c"]).arg(&conf).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(6), "{stderr}");
     assert!(stderr.contains("Bad permissions on keyfile"), "{stderr}");
     // A node that is not listed.
-    let conf = write_config(dir.path(), "");
+    let conf = write_config(dir.path(), KEYS, "");
     let out =
         Command::new(our_bin("heartbeat")).args(["check", "--node", "charlie", "-c"]).arg(&conf).output().unwrap();
     assert_eq!(out.status.code(), Some(6));
@@ -215,6 +141,7 @@ fn the_core_feeds_the_watchdog_service_and_stops_when_killed() {
     service.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
     let conf = write_config(
         dir.path(),
+        KEYS,
         &format!("watchdog /dev/watchdog-not-used\nwatchdog_socket {}\n", socket_path.display()),
     );
     let run = dir.path().join("run");

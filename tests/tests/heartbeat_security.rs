@@ -7,51 +7,17 @@
 use std::net::UdpSocket;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::ExitStatus;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use heartbeat::config::authkeys::AuthKeys;
 use heartbeat::membership::message::Message;
-use tests::{our_bin, skip_unless_capable, wait_for, Guard, Netns};
-
-const NODE_ADDR: &str = "198.18.6.1";
-const PEER_ADDR: &str = "198.18.6.2";
-const KEYS: &str = "auth 1\n1 sha1 right-secret\n";
-
-/// Two namespaces on one veth link: the node and the prober ("bravo's" address).
-fn link() -> (Netns, Netns) {
-    let node = Netns::new();
-    let peer = Netns::new();
-    let status = Command::new("ip")
-        .args(["link", "add", "eth0", "netns", &node.name, "type", "veth", "peer", "name", "eth0", "netns", &peer.name])
-        .status()
-        .expect("ip link add");
-    assert!(status.success());
-    for (ns, addr) in [(&node, NODE_ADDR), (&peer, PEER_ADDR)] {
-        ns.ip(&["addr", "add", &format!("{addr}/24"), "dev", "eth0"]);
-        ns.ip(&["link", "set", "eth0", "up"]);
-    }
-    (node, peer)
-}
-
-/// ha.cf (fast timings, `extra` appended), authkeys (`keys`), empty haresources.
-fn write_config(dir: &Path, keys: &str, extra: &str) -> PathBuf {
-    let conf = dir.join("ha.d");
-    std::fs::create_dir_all(&conf).unwrap();
-    std::fs::write(
-        conf.join("ha.cf"),
-        format!(
-            "keepalive 100ms\nwarntime 300ms\ndeadtime 600ms\ninitdead 1\nucast eth0 {PEER_ADDR}\n\
-             node alpha bravo\nauto_failback on\n{extra}"
-        ),
-    )
-    .unwrap();
-    tests::write_key(&conf, "authkeys", keys.as_bytes());
-    std::fs::write(conf.join("haresources"), "").unwrap();
-    conf
-}
+use tests::heartbeat_node::{
+    control_text, counter, counters, keys, link, node_command, peer_socket, start_node, status, write_config, KEYS,
+    NODE_ADDR, PEER_ADDR,
+};
+use tests::{skip_unless_capable, wait_for, Guard, Netns};
 
 /// A fence agent that records `ACTION NODENAME` per call in `log`, and the
 /// ha.cf line using it.
@@ -71,76 +37,45 @@ fn recording_fence_agent(dir: &Path) -> (String, PathBuf) {
     (format!("stonith_host * {}\n", agent.display()), log)
 }
 
-fn node_command(ns: &Netns, conf: &Path, run: &Path) -> Command {
-    let mut cmd = ns.command(our_bin("heartbeat"));
-    cmd.args(["run", "--node", "alpha", "-c"]).arg(conf).arg("--run-dir").arg(run);
-    cmd
-}
-
-fn start_node(ns: &Netns, conf: &Path, run: &Path, log: &Path) -> Guard {
-    let mut node = Guard::spawn(node_command(ns, conf, run), log);
-    let up = wait_for(Duration::from_secs(10), || run.join("heartbeat.sock").exists());
-    assert!(up && node.alive(), "heartbeat did not start:\n{}", node.log());
-    node
-}
-
-fn control(run: &Path, args: &[&str]) -> String {
-    let out = Command::new(our_bin("heartbeat"))
-        .args(args)
-        .args(["--node", "alpha", "--run-dir"])
-        .arg(run)
-        .output()
-        .expect("run heartbeat");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn keys(text: &str) -> AuthKeys {
-    AuthKeys::parse(Path::new("authkeys"), text).expect("keys").0
-}
-
-fn status(generation: u64, seq: u64) -> Message {
-    Message::new("status", "bravo", generation, seq).with("st", "active").with("hold", "").with("ping", "0")
-}
-
-/// The node's `dropped packets:` line.
-fn counters(run: &Path) -> String {
-    control(run, &["status"]).lines().find(|l| l.starts_with("dropped packets:")).unwrap_or("").to_string()
-}
-
-/// One counter of the `dropped packets:` line.
-fn counter(run: &Path, name: &str) -> u64 {
-    let line = counters(run);
-    let words: Vec<&str> = line.split_whitespace().collect();
-    words.windows(2).find(|w| w[0] == name).and_then(|w| w[1].parse().ok()).unwrap_or(0)
-}
-
 fn unix_now() -> u64 {
     SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs()
 }
 
-/// A socket in the peer's namespace that sends to the node.
-fn peer_socket(peer: &Netns) -> UdpSocket {
-    peer.enter(|| UdpSocket::bind((PEER_ADDR, 0)).unwrap())
+/// Plays bravo: a signed status every 100 ms until stopped, sent from port
+/// 694 as a real node does.
+struct BravoHeartbeats {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<u64>,
 }
 
-/// Plays bravo: a signed status every 100 ms until `stop`, sent from port
-/// 694 as a real node does.
-fn heartbeat_as_bravo(peer: &Netns, generation: u64, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<u64> {
-    let socket = peer.enter(|| UdpSocket::bind((PEER_ADDR, 694)).unwrap());
-    std::thread::spawn(move || {
-        let k = keys(KEYS);
-        let mut seq = 0;
-        while !stop.load(Ordering::Relaxed) {
-            seq += 1;
-            socket.send_to(&status(generation, seq).encode(&k), (NODE_ADDR, 694)).unwrap();
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        seq
-    })
+impl BravoHeartbeats {
+    /// Starts sending bravo's heartbeats of `generation` from the peer namespace.
+    fn start(peer: &Netns, generation: u64) -> Self {
+        let socket = peer.enter(|| UdpSocket::bind((PEER_ADDR, 694)).unwrap());
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let k = keys(KEYS);
+            let mut seq = 0;
+            while !stopped.load(Ordering::Relaxed) {
+                seq += 1;
+                socket.send_to(&status(generation, seq, "bravo").encode(&k), (NODE_ADDR, 694)).unwrap();
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            seq
+        });
+        BravoHeartbeats { stop, thread }
+    }
+
+    /// Stops sending; returns how many heartbeats were sent.
+    fn stop(self) -> u64 {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().unwrap()
+    }
 }
 
 fn bravo_active(run: &Path) -> bool {
-    control(run, &["nodes"]).contains("bravo normal active")
+    control_text(run, &["nodes"]).contains("bravo normal active")
 }
 
 #[test]
@@ -156,13 +91,13 @@ fn crc_signed_packets_are_dropped_when_an_hmac_key_is_configured() {
     let node = start_node(&node_ns, &conf, &run, &dir.path().join("alpha.log"));
     let socket = peer_socket(&peer_ns);
     // Anyone can compute a CRC: a forged "bravo holds everything".
-    let forged = status(100, 1).with("hold", "stolen").encode(&keys("auth 2\n2 crc\n"));
+    let forged = status(100, 1, "bravo").with("hold", "stolen").encode(&keys("auth 2\n2 crc\n"));
     socket.send_to(&forged, (NODE_ADDR, 694)).unwrap();
     let seen = wait_for(Duration::from_secs(5), || counter(&run, "bad-auth") == 1);
     assert!(seen, "the crc-signed packet must fail authentication: {}\n{}", counters(&run), node.log());
-    assert!(!bravo_active(&run), "a forged packet made bravo alive: {}", control(&run, &["nodes"]));
+    assert!(!bravo_active(&run), "a forged packet made bravo alive: {}", control_text(&run, &["nodes"]));
     // The real key still works.
-    socket.send_to(&status(100, 2).encode(&keys(KEYS)), (NODE_ADDR, 694)).unwrap();
+    socket.send_to(&status(100, 2, "bravo").encode(&keys(KEYS)), (NODE_ADDR, 694)).unwrap();
     assert!(wait_for(Duration::from_secs(5), || bravo_active(&run)), "{}", node.log());
     assert!(!node.log().contains("stolen"));
 }
@@ -179,18 +114,16 @@ fn far_future_generation_is_dropped_and_real_heartbeats_still_count() {
     let node = start_node(&node_ns, &conf, &run, &dir.path().join("alpha.log"));
     let socket = peer_socket(&peer_ns);
     // Validly signed (an insider, or a key leaked once), generation near the end of time.
-    socket.send_to(&status(u64::MAX - 1, 1).encode(&keys(KEYS)), (NODE_ADDR, 694)).unwrap();
+    socket.send_to(&status(u64::MAX - 1, 1, "bravo").encode(&keys(KEYS)), (NODE_ADDR, 694)).unwrap();
     let dropped = wait_for(Duration::from_secs(5), || counter(&run, "future-generation") == 1);
     assert!(dropped, "not counted as a future generation: {}\n{}", counters(&run), node.log());
     // bravo's real heartbeats (its generation is the Unix time at its start) keep counting.
-    let stop = Arc::new(AtomicBool::new(false));
-    let bravo = heartbeat_as_bravo(&peer_ns, unix_now(), stop.clone());
+    let bravo = BravoHeartbeats::start(&peer_ns, unix_now());
     let up = wait_for(Duration::from_secs(5), || bravo_active(&run));
-    let heard = wait_for(Duration::from_secs(5), || control(&run, &["status"]).contains("replayed 0"));
+    let heard = wait_for(Duration::from_secs(5), || control_text(&run, &["status"]).contains("replayed 0"));
     // Two seconds of heartbeats later bravo is still alive and none was taken for a replay.
     std::thread::sleep(Duration::from_secs(2));
-    stop.store(true, Ordering::Relaxed);
-    let sent = bravo.join().unwrap();
+    let sent = bravo.stop();
     assert!(up && heard, "{}\n{}", counters(&run), node.log());
     assert!(sent >= 15, "bravo sent {sent} heartbeats");
     assert_eq!(counter(&run, "replayed"), 0, "{}", counters(&run));
@@ -228,14 +161,12 @@ fn replayed_shutdown_after_a_restart(forget_state: bool) {
 
     // alpha runs and hears bravo's current generation.
     let mut first = start_node(&node_ns, &conf, &run, &dir.path().join("alpha-1.log"));
-    let stop = Arc::new(AtomicBool::new(false));
-    let bravo = heartbeat_as_bravo(&peer_ns, bravo_now, stop.clone());
+    let bravo = BravoHeartbeats::start(&peer_ns, bravo_now);
     assert!(wait_for(Duration::from_secs(5), || bravo_active(&run)), "{}", first.log());
     // alpha restarts; meanwhile bravo hangs (it still holds whatever it ran).
-    control(&run, &["stop"]);
+    control_text(&run, &["stop"]);
     assert!(first.wait_exit(Duration::from_secs(10)).is_some_and(|s| s.success()), "{}", first.log());
-    stop.store(true, Ordering::Relaxed);
-    bravo.join().unwrap();
+    bravo.stop();
     let persisted = run.join("hb_peer_generations");
     assert_eq!(std::fs::read_to_string(&persisted).unwrap(), format!("bravo {bravo_now}\n"));
     if forget_state {
@@ -255,8 +186,22 @@ fn replayed_shutdown_after_a_restart(forget_state: bool) {
     if forget_state {
         assert!(second.log().contains("Ignoring shutdown notice from bravo"), "{}", second.log());
     } else {
-        assert!(control(&run, &["status"]).contains("replayed 3"), "{}", control(&run, &["status"]));
+        assert!(control_text(&run, &["status"]).contains("replayed 3"), "{}", control_text(&run, &["status"]));
     }
+}
+
+/// Creates the run directory `run` with `mode`.
+fn create_run_dir(run: &Path, mode: u32) {
+    std::fs::create_dir(run).unwrap();
+    std::fs::set_permissions(run, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// Starts alpha with run directory `run` where it must refuse to start:
+/// its exit status (`None` if it still ran after 10 s) and its output.
+fn start_refused(node_ns: &Netns, conf: &Path, run: &Path, log: &Path) -> (Option<ExitStatus>, String) {
+    let mut node = Guard::spawn(node_command(node_ns, conf, run), log);
+    let status = node.wait_exit(Duration::from_secs(10));
+    (status, node.log())
 }
 
 #[test]
@@ -268,11 +213,8 @@ fn run_directory_open_to_others_is_refused() {
     let (node_ns, _peer) = link();
     let conf = write_config(dir.path(), KEYS, "");
     let run = dir.path().join("run");
-    std::fs::create_dir(&run).unwrap();
-    std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o777)).unwrap();
-    let mut node = Guard::spawn(node_command(&node_ns, &conf, &run), &dir.path().join("alpha.log"));
-    let status = node.wait_exit(Duration::from_secs(10));
-    let log = node.log();
+    create_run_dir(&run, 0o777);
+    let (status, log) = start_refused(&node_ns, &conf, &run, &dir.path().join("alpha.log"));
     assert!(status.is_some_and(|s| !s.success()), "started in a world-writable run directory:\n{log}");
     assert!(log.contains(&format!("{}: ", run.display())) && log.contains("writable"), "{log}");
     assert!(!run.join("heartbeat.sock").exists() && !run.join("hb_generation").exists());
@@ -295,15 +237,12 @@ fn symlink_is_refused(planted: &str) {
     let (node_ns, _peer) = link();
     let conf = write_config(dir.path(), KEYS, "");
     let run = dir.path().join("run");
-    std::fs::create_dir(&run).unwrap();
-    std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o700)).unwrap();
+    create_run_dir(&run, 0o700);
     let victim = dir.path().join("precious");
     std::fs::write(&victim, "precious\n").unwrap();
     std::os::unix::fs::symlink(&victim, run.join(planted)).unwrap();
-    let mut node = Guard::spawn(node_command(&node_ns, &conf, &run), &dir.path().join("alpha.log"));
     let started = Instant::now();
-    let status = node.wait_exit(Duration::from_secs(10));
-    let log = node.log();
+    let (status, log) = start_refused(&node_ns, &conf, &run, &dir.path().join("alpha.log"));
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n", "the link was followed:\n{log}");
     assert!(status.is_some_and(|s| !s.success()), "started with a planted {planted}:\n{log}");
     assert!(started.elapsed() < Duration::from_secs(10));
@@ -333,16 +272,15 @@ fn flood_of_signed_looking_packets_does_not_get_a_healthy_peer_declared_dead() {
     let conf = write_config(dir.path(), KEYS, &stonith);
     let run = dir.path().join("run");
     let node = start_node(&node_ns, &conf, &run, &dir.path().join("alpha.log"));
-    let stop = Arc::new(AtomicBool::new(false));
     let generation = unix_now();
-    let bravo = heartbeat_as_bravo(&peer_ns, generation, stop.clone());
+    let bravo = BravoHeartbeats::start(&peer_ns, generation);
     assert!(wait_for(Duration::from_secs(5), || bravo_active(&run)), "{}", node.log());
 
     // Large packets claiming to come from bravo, fresh-looking, signed with a wrong key
     // (each costs a full HMAC to reject), plus replays of a real captured heartbeat.
     let wrong = keys("auth 1\n1 sha1 wrong-secret\n");
     let padding = "x".repeat(3800);
-    let captured = status(generation, 1).encode(&keys(KEYS));
+    let captured = status(generation, 1, "bravo").encode(&keys(KEYS));
     const PACKETS: u64 = 200_000;
     const LIMIT: Duration = Duration::from_secs(8);
     let senders: Vec<_> = (0..2u64)
@@ -353,7 +291,7 @@ fn flood_of_signed_looking_packets_does_not_get_a_healthy_peer_declared_dead() {
             let captured = captured.clone();
             std::thread::spawn(move || {
                 let forged: Vec<Vec<u8>> = (0..64)
-                    .map(|i| status(generation, 1_000_000 + t * 100 + i).with("pad", &padding).encode(&wrong))
+                    .map(|i| status(generation, 1_000_000 + t * 100 + i, "bravo").with("pad", &padding).encode(&wrong))
                     .collect();
                 let started = Instant::now();
                 let mut sent = 0u64;
@@ -376,13 +314,12 @@ fn flood_of_signed_looking_packets_does_not_get_a_healthy_peer_declared_dead() {
     }
     // Two more deadtimes of heartbeats after the flood: whatever was queued has been seen by now.
     std::thread::sleep(Duration::from_millis(1200));
-    stop.store(true, Ordering::Relaxed);
-    bravo.join().unwrap();
+    bravo.stop();
     let line = counters(&run);
     eprintln!("flood: {sent} packets in {} ms; {line}", took.as_millis());
     let log = node.log();
     assert!(!log.contains("node bravo: is dead"), "bravo was declared dead during the flood:\n{log}");
     assert!(std::fs::read_to_string(&fence_log).unwrap_or_default().lines().all(|l| l.starts_with("monitor")));
-    assert!(bravo_active(&run), "{}", control(&run, &["nodes"]));
+    assert!(bravo_active(&run), "{}", control_text(&run, &["nodes"]));
     assert!(counter(&run, "bad-auth") + counter(&run, "throttled") > 0, "the drops are counted: {line}");
 }

@@ -150,7 +150,14 @@ fn groups_restrict_what_each_host_may_fence() {
     let lan = Lan::new(3);
     let dir = tempfile::tempdir().unwrap();
     let node = dir.path().join("node.xml");
-    std::fs::write(&node, two_guest_node()).unwrap();
+    std::fs::write(
+        &node,
+        test_driver_node(&[
+            ("guest-a", "11111111-2222-3333-4444-555555555555"),
+            ("guest-b", "66666666-7777-8888-9999-aaaaaaaaaaaa"),
+        ]),
+    )
+    .unwrap();
     let key = write_key(dir.path(), "k", b"groups-test-key-0123456789");
     let groups = format!(
         "groups {{\n\tgroup {{\n\t\tname = \"a-only\";\n\t\tip = \"{}\";\n\t\tuuid = \"guest-a\";\n\t}}\n}}\n",
@@ -177,18 +184,4 @@ fn groups_restrict_what_each_host_may_fence() {
     assert_eq!(from(2, &["-o", "list"]).stdout.len(), 0, "nothing visible to a host in no group");
     assert_eq!(code(&from(1, &["-o", "status", "-H", "guest-a"])), 2);
     assert!(daemon.alive());
-}
-
-fn two_guest_node() -> String {
-    let guest = |name: &str, uuid: &str| {
-        format!(
-            "<domain type='test'><name>{name}</name><uuid>{uuid}</uuid><memory>65536</memory><vcpu>1</vcpu>\
-             <os><type>hvm</type></os></domain>"
-        )
-    };
-    format!(
-        "<node>{}{}</node>",
-        guest("guest-a", "11111111-2222-3333-4444-555555555555"),
-        guest("guest-b", "66666666-7777-8888-9999-aaaaaaaaaaaa")
-    )
 }
