@@ -30,26 +30,35 @@ pub fn our_bin(name: &str) -> PathBuf {
     path
 }
 
+/// Reports that a test cannot run here and why: prints `SKIP: reason` and
+/// returns `true`. Under CI (`CI` set in the environment) nothing may be
+/// skipped — CI installs everything and runs as root — so it panics
+/// instead, and the skipped test fails rather than counting as passed.
+pub fn skip(reason: &str) -> bool {
+    if std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false" && v != "0") {
+        panic!("cannot run under CI: {reason}");
+    }
+    eprintln!("SKIP: {reason}");
+    true
+}
+
 /// True (after printing why) when the test cannot run here: it needs root
-/// for namespaces, `ip`, and the stock binaries it names.
+/// for namespaces, `ip`, and the stock binaries it names. See [`skip`].
 pub fn skip_unless_capable(needs: &[&str]) -> bool {
     if !nix::unistd::Uid::effective().is_root() {
-        eprintln!("SKIP: needs root to create network namespaces (CI runs as root)");
-        return true;
+        return skip("needs root to create network namespaces (CI runs as root)");
     }
     for tool in ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"] {
         if Path::new(tool).exists() {
             for need in needs {
                 if !Path::new(need).exists() {
-                    eprintln!("SKIP: {need} is not installed (scripts/setup.sh installs it)");
-                    return true;
+                    return skip(&format!("{need} is not installed (scripts/setup.sh installs it)"));
                 }
             }
             return false;
         }
     }
-    eprintln!("SKIP: iproute2 (`ip`) is not installed");
-    true
+    skip("iproute2 (`ip`) is not installed")
 }
 
 fn ip(args: &[&str]) {

@@ -13,7 +13,7 @@ fn output(program: &str, args: &[&str]) -> String {
 #[test]
 fn metadata_and_usage_match_the_stock_agents() {
     if !std::path::Path::new(STOCK_XVM).exists() || !std::path::Path::new(STOCK_VIRT).exists() {
-        eprintln!("SKIP: the stock fence-virt package is not installed (scripts/setup.sh installs it)");
+        tests::skip("the stock fence-virt package is not installed (scripts/setup.sh installs it)");
         return;
     }
     for (ours, stock) in [("fence_xvm", STOCK_XVM), ("fence_virt", STOCK_VIRT)] {

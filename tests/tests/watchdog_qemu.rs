@@ -94,7 +94,7 @@ fn image() -> Option<&'static Image> {
     match IMAGE.get_or_init(build_image) {
         Ok(image) => Some(image),
         Err(reason) => {
-            eprintln!("SKIP: {reason}");
+            tests::skip(reason);
             None
         }
     }
@@ -508,7 +508,7 @@ fn cut_the_link(image: &Image, name: &str) -> Option<Split> {
         return None;
     }
     if !Path::new("/dev/net/tun").exists() {
-        eprintln!("SKIP: /dev/net/tun is missing (tap devices)");
+        tests::skip("/dev/net/tun is missing (tap devices)");
         return None;
     }
     let started = Instant::now();
