@@ -27,7 +27,11 @@ fn resign(raw: &mut [u8; REQUEST_LEN]) {
 }
 
 fn off_request(callback_port: u16) -> [u8; REQUEST_LEN] {
-    let mut r = Request::new(Operation::Off, "test", HashAlgorithm::Sha256);
+    request(Operation::Off, callback_port)
+}
+
+fn request(operation: Operation, callback_port: u16) -> [u8; REQUEST_LEN] {
+    let mut r = Request::new(operation, "test", HashAlgorithm::Sha256);
     r.callback = Some(SocketAddr::new(Ipv4Addr::LOCALHOST.into(), callback_port));
     r.seqno = rand_seqno();
     r.random = [9; 6];
@@ -101,7 +105,21 @@ fn hostile_packets_are_dropped_and_the_daemon_keeps_serving() {
     for _ in 0..3 {
         send_multicast(&ns, &packets.iter().map(|(_, p)| p.as_slice()).collect::<Vec<_>>());
     }
-    std::thread::sleep(Duration::from_millis(500));
+    // A valid request sent after them, to another port: once its callback
+    // arrives, the daemon has judged every packet before it (one receive
+    // loop, in order) and started any callback they caused.
+    let (marker, marker_port) = ns.enter(|| {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        l.set_nonblocking(true).unwrap();
+        (l, port)
+    });
+    send_multicast(&ns, &[&request(Operation::Status, marker_port)]);
+    assert!(
+        wait_for(Duration::from_secs(5), || marker.accept().is_ok()),
+        "no callback for a valid request sent after the hostile ones\n{}",
+        daemon.log()
+    );
     assert!(trap.accept().is_err(), "a hostile packet caused a callback");
 
     // A valid request whose callback port is closed: counted, nothing done.
