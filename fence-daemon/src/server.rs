@@ -214,13 +214,16 @@ pub async fn serve(
     }
     use std::sync::atomic::Ordering::Relaxed;
     tracing::info!(
-        "served {} request(s); dropped {} bad, {} duplicate, {} busy; {} failed callbacks, {} failed authentications",
+        "served {} request(s); dropped {} bad, {} duplicate, {} busy; {} failed callbacks, {} failed authentications; \
+         {} connections refused, {} accept errors",
         stats.served.load(Relaxed),
         stats.rejected.load(Relaxed),
         stats.duplicates.load(Relaxed),
         stats.busy.load(Relaxed),
         stats.callback_failures.load(Relaxed),
-        stats.auth_failures.load(Relaxed)
+        stats.auth_failures.load(Relaxed),
+        stats.refused_connections.load(Relaxed),
+        stats.accept_failures.load(Relaxed)
     );
     Ok(())
 }
