@@ -324,8 +324,10 @@ log_since() { # NODE OFFSET: the guest's console output after byte OFFSET
 logsize() { stat -c %s "$VMC_DIR/$1.log" 2>/dev/null || echo 0; }
 
 check() { # DESCRIPTION COMMAND...: records a failed outcome
+    local what=$1
+    shift
     if "$@"; then return 0; fi
-    echo "FAIL: $1" >&2
+    echo "FAIL: $what" >&2
     FAILED=1
     SCEN_OK=0
     return 1

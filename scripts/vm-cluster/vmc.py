@@ -13,6 +13,7 @@
                                        "<unix time> arp <mac,mac…>|-"
 """
 import os
+import re
 import secrets
 import select
 import signal
@@ -52,11 +53,15 @@ def cmd_exec(path, timeout, command):
             return 125
         buf += chunk
         text = buf.decode(errors="replace")
-        i = text.find(marker + " ")
-        if i >= 0 and "\n" in text[i:]:
-            end = text[i:].split("\n", 1)[0]
-            sys.stdout.write(text[:i])
-            return int(end.split()[1])
+        m = re.search(re.escape(marker) + r" (\d+)\r?\n", text)
+        if m:
+            out = text[: m.start()]
+            # A guest whose tty still echoes: drop the echo of our line.
+            j = out.find(marker)
+            if j >= 0:
+                out = out[out.find("\n", j) + 1:]
+            sys.stdout.write(out)
+            return int(m.group(1))
 
 
 def cmd_console(path):
