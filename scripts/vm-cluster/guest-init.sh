@@ -35,8 +35,13 @@ ip link set hb up
 ip route add 224.0.0.0/4 dev pub
 
 # Command channel: one shell reads commands from ttyS1 and answers there.
-# Raw and without echo: the host sees only the commands' output.
-(while :; do sh -c 'stty raw -echo; exec sh' </dev/ttyS1 >/dev/ttyS1 2>&1; sleep 0.1; done) &
+# Raw and without echo: the host sees only the commands' output; the shell's
+# output goes through a pipe, so it is not interactive (no line editing).
+(while :; do
+  stty raw -echo </dev/ttyS1
+  sh </dev/ttyS1 2>&1 | cat >/dev/ttyS1
+  sleep 0.1
+done) &
 
 mkdir -p /etc/ha.d/resource.d
 cat >/etc/ha.d/ha.cf <<CONF
