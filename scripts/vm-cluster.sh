@@ -124,8 +124,10 @@ build_image() {
 }
 
 make_bridges() {
-    ip link add "$PUB" type bridge mcast_snooping 0 || die "cannot create bridge $PUB"
-    ip link add "$HB" type bridge mcast_snooping 0 || die "cannot create bridge $HB"
+    # Fixed MACs: a bridge without one takes its lowest port's, so the
+    # host's MAC would change whenever a guest is destroyed (its tap goes).
+    ip link add "$PUB" address 02:54:00:12:0a:01 type bridge mcast_snooping 0 || die "cannot create bridge $PUB"
+    ip link add "$HB" address 02:54:00:12:0b:01 type bridge mcast_snooping 0 || die "cannot create bridge $HB"
     ip addr add "$HOST_IP/24" dev "$PUB"
     ip link set "$PUB" up
     ip link set "$HB" up
