@@ -114,10 +114,19 @@ build_image() {
     chmod 600 "$VMC_DIR/fence_xvm.key"
     printf 'auth 1\n1 sha1 %s\n' "$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$VMC_DIR/authkeys"
     chmod 600 "$VMC_DIR/authkeys"
+    local extra="" lib dep
+    # The stock fence_xvm (VMC_GUEST_XVM=/usr/sbin/fence_xvm) needs NSS's
+    # dlopen()ed modules too.
+    if ldd "$xvm" | grep -q libnss3; then
+        for lib in $(dpkg -L libnss3 | grep -E '\.(so|chk)$'); do
+            extra="$extra $lib=$lib"
+            case $lib in *.so) for dep in $(ldd "$lib" | grep -o '/[^ ]*'); do extra="$extra $dep=$dep"; done ;; esac
+        done
+    fi
     local mods="watchdog softdog virtio_pci virtio_net"
     [ "$NIC" = e1000 ] && mods="watchdog softdog e1000"
     INIT=$HERE/guest-init.sh MODULES=$mods \
-        EXTRA="$VMC_DIR/fence_xvm.key=/etc/cluster/fence_xvm.key $VMC_DIR/authkeys=/etc/vmc/authkeys $HERE/vip=/etc/vmc/vip $ROOT/tests/heartbeat/httpd-test=/etc/vmc/httpd-test" \
+        EXTRA="$VMC_DIR/fence_xvm.key=/etc/cluster/fence_xvm.key $VMC_DIR/authkeys=/etc/vmc/authkeys $HERE/vip=/etc/vmc/vip $ROOT/tests/heartbeat/httpd-test=/etc/vmc/httpd-test$extra" \
         bash "$ROOT/tests/qemu/build-initramfs.sh" "$VMC_DIR/initrd.gz" "$kver" $bins ||
         die "building the initramfs failed"
     note "guest image: $(basename "$kernel"), initramfs $(($(stat -c %s "$VMC_DIR/initrd.gz") / 1024)) KiB, fence_xvm $xvm"
