@@ -505,8 +505,7 @@ cmd_up() {
     [ "$(id -u)" = 0 ] || die "run as root"
     [ -e "$VMC_DIR/state" ] && die "a cluster is up already ($VMC_DIR/state); run: $0 down"
     if [ "$KVM" = 1 ]; then
-        [ -c /dev/kvm ] && exec 3<>/dev/kvm || die "--kvm: /dev/kvm does not work here"
-        exec 3>&-
+        { [ -c /dev/kvm ] && : 3<>/dev/kvm; } 2>/dev/null || die "--kvm: /dev/kvm cannot be opened here"
     fi
     install_missing
     mkdir -p "$VMC_DIR"
