@@ -7,7 +7,7 @@
 #   vm-cluster.sh fail KIND NODE            KIND: graceful power kill9 pause split ipfail
 #   vm-cluster.sh heal                      undo split / ipfail / pause, start a shut-off guest
 #   vm-cluster.sh exec NODE COMMAND...      run a shell command in a guest (command channel)
-#   vm-cluster.sh console NODE              the guest's serial console (Ctrl-] quits)
+#   vm-cluster.sh console NODE              follow the guest's serial console (output only; Ctrl-] quits)
 #   vm-cluster.sh log NODE                  the guest's console output so far
 #   vm-cluster.sh down                      remove everything `up` created
 #   vm-cluster.sh scenario KIND [--trials N]  one scenario of `test` on the cluster that is up;
