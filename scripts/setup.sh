@@ -7,6 +7,7 @@ packages=(libvirt-dev libvirt0 pkg-config gcc fence-virt fence-virtd iproute2 pr
 packages+=(qemu-system-x86 linux-image-amd64 busybox-static cpio xz-utils)  # watchdog tests: a QEMU guest with softdog
 packages+=(libvirt-daemon)  # a real libvirtd (hung with SIGSTOP) for the daemon's deadline tests
 packages+=(resource-agents iptables)  # heartbeat cluster tests: IPaddr2 for the service address; cutting heartbeat links
+packages+=(libvirt-daemon-system libvirt-clients python3)  # vm_cluster test: two guests under libvirtd (scripts/vm-cluster.sh)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
