@@ -250,6 +250,23 @@ mod tests {
     }
 
     #[test]
+    fn children_start_with_no_signal_blocked() {
+        // The node blocks its termination signals in every thread; a
+        // resource script or agent must not inherit that (a `kill` of a
+        // service it started would do nothing).
+        let handle = std::thread::spawn(|| {
+            let mut set = nix::sys::signal::SigSet::empty();
+            set.add(nix::sys::signal::Signal::SIGTERM);
+            set.add(nix::sys::signal::Signal::SIGHUP);
+            nix::sys::signal::pthread_sigmask(nix::sys::signal::SigmaskHow::SIG_BLOCK, Some(&set), None).unwrap();
+            run(sh("grep SigBlk /proc/self/status"), None, Duration::from_secs(5)).unwrap()
+        });
+        let out = handle.join().unwrap();
+        let text = out.stdout.clone();
+        assert_eq!(text.split_whitespace().nth(1), Some("0000000000000000"), "{text}");
+    }
+
+    #[test]
     fn missing_program_is_a_spawn_error() {
         let err = run(Command::new("/nonexistent/agent"), None, Duration::from_secs(1)).unwrap_err();
         assert!(matches!(err, RunError::Spawn { .. }));
