@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use plugins::backend::{Backend, BackendError, Power};
+use plugins::listener::conn_limit::ConnectionLimits;
 use plugins::listener::stats::RateLimiter;
 use plugins::listener::{Admission, BoxFuture, Declined, Dispatch, Reply, Source};
 use protocol::{Operation, Request, ResultCode};
@@ -59,31 +60,13 @@ struct Inner {
     domain_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     in_flight: Arc<Semaphore>,
     denials: Arc<Semaphore>,
-    per_requester: Arc<Mutex<HashMap<String, usize>>>,
+    per_requester: Arc<ConnectionLimits<String>>,
     limits: DispatchLimits,
     refusal_log: RateLimiter,
 }
 
 /// How often a refused request is logged at most.
 const REFUSAL_LOG_INTERVAL: Duration = Duration::from_secs(5);
-
-/// One request's share of its requester's cap; returned on drop.
-struct RequesterSlot {
-    counts: Arc<Mutex<HashMap<String, usize>>>,
-    requester: String,
-}
-
-impl Drop for RequesterSlot {
-    fn drop(&mut self) {
-        let mut counts = lock(&self.counts);
-        if let Some(n) = counts.get_mut(&self.requester) {
-            *n -= 1;
-            if *n == 0 {
-                counts.remove(&self.requester);
-            }
-        }
-    }
-}
 
 /// The daemon's [`Dispatch`] implementation.
 #[derive(Clone)]
@@ -102,7 +85,7 @@ impl Dispatcher {
                 domain_locks: Mutex::new(HashMap::new()),
                 in_flight: Arc::new(Semaphore::new(limits.max_in_flight)),
                 denials: Arc::new(Semaphore::new(limits.max_denials)),
-                per_requester: Arc::default(),
+                per_requester: ConnectionLimits::new(usize::MAX, limits.per_requester),
                 limits,
                 refusal_log: RateLimiter::new(REFUSAL_LOG_INTERVAL),
             }),
@@ -266,17 +249,6 @@ impl Inner {
             tracing::warn!("{request} from {}: {why}; dropped{more}", source.identity);
         }
     }
-
-    /// Takes one of the requester's slots, if it has one left.
-    fn take_requester_slot(&self, requester: &str) -> Option<RequesterSlot> {
-        let mut counts = lock(&self.per_requester);
-        let n = counts.entry(requester.to_string()).or_default();
-        if *n >= self.limits.per_requester {
-            return None;
-        }
-        *n += 1;
-        Some(RequesterSlot { counts: self.per_requester.clone(), requester: requester.to_string() })
-    }
 }
 
 impl Dispatch for Dispatcher {
@@ -285,7 +257,7 @@ impl Dispatch for Dispatcher {
         // Permissions first: a requester that no group allows anything is
         // only ever told "permission denied", from a pool of its own.
         let may_act = inner.permissions().may_request(&source.identity);
-        let Some(requester_slot) = inner.take_requester_slot(&source.identity) else {
+        let Ok(requester_slot) = inner.per_requester.take(source.identity.clone()) else {
             inner.log_refusal(
                 request,
                 source,

@@ -1,8 +1,10 @@
-//! Caps on open TCP connections: in total and per peer address. A slot is
-//! taken right after `accept` and given back when the connection's task
-//! ends (its [`Slot`] is dropped).
+//! Caps on what peers hold at once, in total and per peer: open TCP
+//! connections per address (a slot is taken right after `accept`), and the
+//! dispatcher's requests per requester. A slot is given back when its
+//! [`Slot`] is dropped.
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
@@ -31,37 +33,35 @@ impl std::fmt::Display for Full {
     }
 }
 
-/// Counts open connections.
+/// Counts what each peer (keyed by `K`: an address, a requester identity)
+/// holds.
 #[derive(Debug)]
-pub struct ConnectionLimits {
+pub struct ConnectionLimits<K: Eq + Hash + Clone = IpAddr> {
     total_cap: usize,
     per_peer_cap: usize,
-    open: Mutex<Open>,
+    open: Mutex<Open<K>>,
 }
 
-#[derive(Debug, Default)]
-struct Open {
+#[derive(Debug)]
+struct Open<K> {
     total: usize,
-    per_peer: HashMap<IpAddr, usize>,
+    per_peer: HashMap<K, usize>,
+}
+
+impl<K> Default for Open<K> {
+    fn default() -> Self {
+        Open { total: 0, per_peer: HashMap::new() }
+    }
 }
 
 /// One taken slot; dropping it frees the slot.
 #[derive(Debug)]
-pub struct Slot {
-    limits: Arc<ConnectionLimits>,
-    peer: IpAddr,
+pub struct Slot<K: Eq + Hash + Clone = IpAddr> {
+    limits: Arc<ConnectionLimits<K>>,
+    peer: K,
 }
 
-impl ConnectionLimits {
-    /// Limits with the given caps (each at least 1).
-    pub fn new(total_cap: usize, per_peer_cap: usize) -> Arc<Self> {
-        Arc::new(ConnectionLimits {
-            total_cap: total_cap.max(1),
-            per_peer_cap: per_peer_cap.max(1),
-            open: Mutex::default(),
-        })
-    }
-
+impl ConnectionLimits<IpAddr> {
     /// The default caps, the total lowered so that connections can never
     /// use more than half of the process's open-file limit.
     pub fn for_this_process() -> Arc<Self> {
@@ -72,6 +72,17 @@ impl ConnectionLimits {
         let total = MAX_CONNECTIONS.min(usize::try_from(fd_share).unwrap_or(MAX_CONNECTIONS));
         Self::new(total, MAX_PER_PEER)
     }
+}
+
+impl<K: Eq + Hash + Clone> ConnectionLimits<K> {
+    /// Limits with the given caps (each at least 1).
+    pub fn new(total_cap: usize, per_peer_cap: usize) -> Arc<Self> {
+        Arc::new(ConnectionLimits {
+            total_cap: total_cap.max(1),
+            per_peer_cap: per_peer_cap.max(1),
+            open: Mutex::default(),
+        })
+    }
 
     /// The total cap in force.
     pub fn total_cap(&self) -> usize {
@@ -79,12 +90,12 @@ impl ConnectionLimits {
     }
 
     /// Takes a slot for a connection from `peer`, or says which cap is reached.
-    pub fn take(self: &Arc<Self>, peer: IpAddr) -> Result<Slot, Full> {
+    pub fn take(self: &Arc<Self>, peer: K) -> Result<Slot<K>, Full> {
         let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
         if open.total >= self.total_cap {
             return Err(Full::Total(open.total));
         }
-        let from_peer = open.per_peer.entry(peer).or_default();
+        let from_peer = open.per_peer.entry(peer.clone()).or_default();
         if *from_peer >= self.per_peer_cap {
             return Err(Full::Peer(*from_peer));
         }
@@ -94,7 +105,7 @@ impl ConnectionLimits {
     }
 }
 
-impl Drop for Slot {
+impl<K: Eq + Hash + Clone> Drop for Slot<K> {
     fn drop(&mut self) {
         let mut open = self.limits.open.lock().unwrap_or_else(|p| p.into_inner());
         open.total -= 1;
