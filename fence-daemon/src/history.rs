@@ -22,6 +22,7 @@ use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::time::{Duration, Instant};
 
+use plugins::listener::backoff::Backoff;
 use protocol::Request;
 
 /// How long an answered request is remembered as a duplicate (the
@@ -91,9 +92,10 @@ struct Copy {
     executed: bool,
 }
 
+/// Back-off of one callback address: waits doubling per consecutive failure.
 #[derive(Debug, Clone, Copy)]
-struct Backoff {
-    failures: u32,
+struct AddressBackoff {
+    waits: Backoff,
     until: Instant,
 }
 
@@ -104,7 +106,7 @@ pub struct History {
     logical: HashMap<Logical, State>,
     copies: HashMap<u64, Copy>,
     copy_order: VecDeque<u64>,
-    backoff: HashMap<String, Backoff>,
+    backoff: HashMap<String, AddressBackoff>,
 }
 
 impl History {
@@ -236,10 +238,11 @@ impl History {
         if self.backoff.len() >= BACKOFF_CAPACITY && !self.backoff.contains_key(requester) {
             return;
         }
-        let entry = self.backoff.entry(requester.to_string()).or_insert(Backoff { failures: 0, until: now });
-        entry.failures = entry.failures.saturating_add(1);
-        let delay = BACKOFF_FIRST.saturating_mul(1u32 << (entry.failures - 1).min(8)).min(BACKOFF_MAX);
-        entry.until = now + delay;
+        let entry = self
+            .backoff
+            .entry(requester.to_string())
+            .or_insert(AddressBackoff { waits: Backoff::new(BACKOFF_FIRST, BACKOFF_MAX), until: now });
+        entry.until = now + entry.waits.failed();
     }
 
     /// Number of remembered logical requests.
