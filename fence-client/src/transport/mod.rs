@@ -92,10 +92,17 @@ pub async fn verify_daemon<S>(stream: &mut S, creds: &Credentials, deadline: Ins
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    match timeout_at(deadline, challenge(stream, creds.auth, &creds.key, remaining(deadline))).await {
+    auth_step(deadline, challenge(stream, creds.auth, &creds.key, remaining(deadline))).await
+}
+
+/// Runs one challenge/response step, failing when `deadline` passes.
+async fn auth_step(
+    deadline: Instant,
+    step: impl std::future::Future<Output = Result<(), AuthError>>,
+) -> Result<(), TransportError> {
+    match timeout_at(deadline, step).await {
         Err(_) => Err(TransportError::Auth(AuthError::Timeout("challenge/response"))),
-        Ok(Err(e)) => Err(TransportError::Auth(e)),
-        Ok(Ok(())) => Ok(()),
+        Ok(result) => result.map_err(TransportError::Auth),
     }
 }
 
@@ -110,11 +117,7 @@ pub async fn answer_and_read<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    match timeout_at(deadline, respond(stream, creds.auth, &creds.key, remaining(deadline))).await {
-        Err(_) => return Err(TransportError::Auth(AuthError::Timeout("challenge/response"))),
-        Ok(Err(e)) => return Err(TransportError::Auth(e)),
-        Ok(Ok(())) => {}
-    }
+    auth_step(deadline, respond(stream, creds.auth, &creds.key, remaining(deadline))).await?;
     Ok(read_answer(stream, deadline).await?.unwrap_or(Answer::Result(ResultCode::Failure)))
 }
 
