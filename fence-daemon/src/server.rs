@@ -59,7 +59,7 @@ pub fn load_auth(settings: &AuthSettings, config_path: &Path, allow_insecure: bo
         tracing::warn!("hash and auth are both \"none\": requests are NOT authenticated");
         Key::from_bytes(b"").as_bytes().to_vec()
     };
-    Ok(ListenerAuth { key, hash: settings.hash, auth: settings.auth })
+    Ok(ListenerAuth::new(key, settings.hash, settings.auth))
 }
 
 /// A symlink, FIFO or other non-regular file: generating a key there is not the fix.

@@ -22,10 +22,11 @@ use socket2::{Domain, InterfaceIndexOrAddress, Protocol, SockAddr, Socket, Type}
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::time::timeout;
 
-use super::prepared::PreparedAuth;
 use super::session::SessionContext;
 use super::stats::Warning;
-use super::{session, BoxFuture, Deadlines, Declined, Dispatch, Listener, ListenerStats, SharedAuth, Source};
+use super::{
+    current_auth, session, BoxFuture, Deadlines, Declined, Dispatch, Listener, ListenerStats, SharedAuth, Source,
+};
 
 /// Receive buffer asked of the kernel, so floods do not drop good packets.
 const RECV_BUFFER: usize = 4 << 20;
@@ -48,7 +49,7 @@ pub struct MulticastConfig {
 pub struct MulticastListener {
     socket: UdpSocket,
     config: MulticastConfig,
-    auth: PreparedAuth,
+    auth: SharedAuth,
     deadlines: Deadlines,
     stats: Arc<ListenerStats>,
 }
@@ -101,13 +102,7 @@ impl MulticastListener {
             }
         }
         socket.set_nonblocking(true)?;
-        Ok(MulticastListener {
-            socket: UdpSocket::from_std(socket.into())?,
-            config,
-            auth: PreparedAuth::new(auth),
-            deadlines,
-            stats,
-        })
+        Ok(MulticastListener { socket: UdpSocket::from_std(socket.into())?, config, auth, deadlines, stats })
     }
 }
 
@@ -175,9 +170,8 @@ impl Listener for MulticastListener {
                     }
                 };
                 ListenerStats::bump(&self.stats.received);
-                let prepared = self.auth.current();
-                let creds = prepared.auth.clone();
-                let request = match prepared.verify(&buf[..len]) {
+                let creds = current_auth(&self.auth);
+                let request = match creds.verify(&buf[..len]) {
                     Ok(r) => r,
                     Err(reason) => {
                         self.stats.reject(from.ip(), &reason);

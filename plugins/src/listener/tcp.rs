@@ -17,15 +17,16 @@ use tokio::time::timeout;
 
 use super::backoff::Backoff;
 use super::conn_limit::{ConnectionLimits, Slot};
-use super::prepared::PreparedAuth;
 use super::session::SessionContext;
 use super::stats::Warning;
-use super::{session, BoxFuture, Deadlines, Declined, Dispatch, Listener, ListenerStats, SharedAuth, Source};
+use super::{
+    current_auth, session, BoxFuture, Deadlines, Declined, Dispatch, Listener, ListenerStats, SharedAuth, Source,
+};
 
 /// A bound TCP listener.
 pub struct TcpListener {
     socket: TokioTcpListener,
-    auth: Arc<PreparedAuth>,
+    auth: SharedAuth,
     deadlines: Deadlines,
     stats: Arc<ListenerStats>,
     limits: Arc<ConnectionLimits>,
@@ -49,7 +50,7 @@ impl TcpListener {
         socket.listen(128)?;
         Ok(TcpListener {
             socket: TokioTcpListener::from_std(socket.into())?,
-            auth: Arc::new(PreparedAuth::new(auth)),
+            auth,
             deadlines,
             stats,
             limits: ConnectionLimits::for_this_process(),
@@ -68,7 +69,7 @@ async fn handle(
     mut stream: TcpStream,
     peer: SocketAddr,
     _slot: Slot,
-    auth: Arc<PreparedAuth>,
+    auth: SharedAuth,
     dispatch: Arc<dyn Dispatch>,
     deadlines: Deadlines,
     stats: Arc<ListenerStats>,
@@ -85,9 +86,8 @@ async fn handle(
             return;
         }
     }
-    let prepared = auth.current();
-    let creds = prepared.auth.clone();
-    let request = match prepared.verify(&buf) {
+    let creds = current_auth(&auth);
+    let request = match creds.verify(&buf) {
         Ok(r) => r,
         Err(reason) => {
             stats.reject(peer.ip(), &reason);
