@@ -6,13 +6,16 @@
 //! deadline passes the whole group is killed with SIGKILL, so a hung script
 //! cannot block the cluster. After the program exits, output still arriving
 //! is collected for a short grace period only: a daemon started by a start
-//! script that keeps the inherited pipe open cannot stall us.
+//! script that keeps the inherited pipe open cannot stall us. A run can be
+//! cancelled from another thread ([`Cancel`]): its process group is killed
+//! at once, before [`Cancel::cancel`] returns.
 
 use std::io::{self, Read, Write};
 use std::os::fd::AsFd;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{ChildStderr, ChildStdout, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStderr, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -56,19 +59,91 @@ pub enum RunError {
     /// Waiting for the program failed.
     #[error("waiting for {program} failed: {source}")]
     Wait { program: PathBuf, source: io::Error },
+    /// [`Cancel::cancel`] was called; the process group was killed.
+    #[error("{program} was cancelled and killed")]
+    Cancelled { program: PathBuf },
+}
+
+/// Lets another thread stop a run: [`Cancel::cancel`] kills the run's
+/// process group (SIGKILL) before it returns, and a run started after it
+/// is killed as soon as it is spawned. Clones share the run.
+#[derive(Debug, Clone, Default)]
+pub struct Cancel(Arc<Mutex<CancelState>>);
+
+#[derive(Debug, Default)]
+struct CancelState {
+    cancelled: bool,
+    /// The running child's process group, while the child is not reaped
+    /// (so the id cannot have been reused).
+    group: Option<Pid>,
+}
+
+impl Cancel {
+    /// A token for one run.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Kills the run's process group now (or the run at its start).
+    pub fn cancel(&self) {
+        let mut state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        state.cancelled = true;
+        if let Some(group) = state.group {
+            let _ = killpg(group, Signal::SIGKILL);
+        }
+    }
+
+    /// Whether [`Cancel::cancel`] was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).cancelled
+    }
+
+    /// Records the spawned child; kills it at once when already cancelled.
+    fn attach(&self, child: &Child) {
+        let mut state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let group = Pid::from_raw(child.id() as i32);
+        state.group = Some(group);
+        if state.cancelled {
+            let _ = killpg(group, Signal::SIGKILL);
+        }
+    }
+
+    /// `try_wait` under the lock: once the child is reaped its group id is
+    /// forgotten, so `cancel` never signals a reused id.
+    fn try_wait(&self, child: &mut Child) -> io::Result<Option<ExitStatus>> {
+        let mut state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let status = child.try_wait()?;
+        if status.is_some() {
+            state.group = None;
+        }
+        Ok(status)
+    }
 }
 
 /// Runs `command` to completion or until `timeout`, feeding it `input` on
 /// stdin (none: `/dev/null`).
-pub fn run(mut command: Command, input: Option<&[u8]>, timeout: Duration) -> Result<Output, RunError> {
+pub fn run(command: Command, input: Option<&[u8]>, timeout: Duration) -> Result<Output, RunError> {
+    run_cancellable(command, input, timeout, &Cancel::new())
+}
+
+/// [`run`], ended early (process group killed) when `cancel` is cancelled.
+pub fn run_cancellable(
+    mut command: Command,
+    input: Option<&[u8]>,
+    timeout: Duration,
+    cancel: &Cancel,
+) -> Result<Output, RunError> {
     let program = PathBuf::from(command.get_program());
     command
         .stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
+    // The node blocks its termination signals in every thread; its children must not.
+    watchdog::command::clear_signal_mask(&mut command);
     let deadline = Instant::now() + timeout;
     let mut child = spawn(&mut command).map_err(|source| RunError::Spawn { program: program.clone(), source })?;
+    cancel.attach(&child);
 
     if let (Some(data), Some(mut stdin)) = (input, child.stdin.take()) {
         // A thread, so an agent that does not read its stdin cannot block us;
@@ -82,10 +157,15 @@ pub fn run(mut command: Command, input: Option<&[u8]>, timeout: Duration) -> Res
         Pipes { stdout: child.stdout.take(), stderr: child.stderr.take(), out: Vec::new(), err: Vec::new() };
 
     let status = loop {
-        match child.try_wait() {
+        match cancel.try_wait(&mut child) {
             Ok(Some(status)) => break status,
             Ok(None) => {}
             Err(source) => return Err(RunError::Wait { program, source }),
+        }
+        if cancel.is_cancelled() {
+            // `cancel` killed the group; reap the child.
+            let _ = child.wait();
+            return Err(RunError::Cancelled { program });
         }
         let now = Instant::now();
         if now >= deadline {
@@ -98,6 +178,9 @@ pub fn run(mut command: Command, input: Option<&[u8]>, timeout: Duration) -> Res
         pipes.read_ready((deadline - now).min(TICK));
     };
 
+    if cancel.is_cancelled() {
+        return Err(RunError::Cancelled { program });
+    }
     let grace_end = Instant::now() + EXIT_GRACE;
     while pipes.open() {
         let now = Instant::now();
@@ -259,11 +342,45 @@ mod tests {
             set.add(nix::sys::signal::Signal::SIGTERM);
             set.add(nix::sys::signal::Signal::SIGHUP);
             nix::sys::signal::pthread_sigmask(nix::sys::signal::SigmaskHow::SIG_BLOCK, Some(&set), None).unwrap();
-            run(sh("grep SigBlk /proc/self/status"), None, Duration::from_secs(5)).unwrap()
+            // grep itself, not through a shell: dash clears the mask at start, hiding the bug.
+            let mut grep = Command::new("grep");
+            grep.args(["SigBlk", "/proc/self/status"]);
+            run(grep, None, Duration::from_secs(5)).unwrap()
         });
         let out = handle.join().unwrap();
         let text = out.stdout.clone();
         assert_eq!(text.split_whitespace().nth(1), Some("0000000000000000"), "{text}");
+    }
+
+    #[test]
+    fn cancel_kills_the_whole_group_before_it_returns() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("grandchild-survived");
+        let started_file = dir.path().join("started");
+        let script = format!("(sleep 1; touch {}) & touch {}; sleep 30", marker.display(), started_file.display());
+        let cancel = Cancel::new();
+        let runner = {
+            let cancel = cancel.clone();
+            std::thread::spawn(move || run_cancellable(sh(&script), None, Duration::from_secs(60), &cancel))
+        };
+        while !started_file.exists() {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        cancel.cancel();
+        // Killed by the time cancel() returned: the grandchild never touches the marker.
+        let err = runner.join().unwrap().unwrap_err();
+        assert!(matches!(err, RunError::Cancelled { .. }), "{err}");
+        assert_eq!(err.to_string(), "/bin/sh was cancelled and killed");
+        std::thread::sleep(Duration::from_millis(1500));
+        assert!(!marker.exists(), "a process of the group survived the cancel");
+    }
+
+    #[test]
+    fn a_run_cancelled_before_it_starts_is_killed_at_once() {
+        let cancel = Cancel::new();
+        cancel.cancel();
+        let err = run_cancellable(sh("sleep 30"), None, Duration::from_secs(60), &cancel).unwrap_err();
+        assert!(matches!(err, RunError::Cancelled { .. }), "{err}");
     }
 
     #[test]

@@ -12,7 +12,12 @@
 //! Log lines follow Heartbeat's (`Resetting node N with [AGENT]`,
 //! `node N now reset.`, `Host N not reset!`, `Checking status of STONITH
 //! device [AGENT]`). Retrying, delays and takeover decisions belong to the
-//! caller.
+//! caller; a fence call can be cancelled ([`Cancel`]) when its reason is
+//! gone.
+//!
+//! Besides `reboot`/`off` and `monitor`, the caller may ask a victim's
+//! power state (`action=status`: exit 0 on, 2 off, as fence-agents define
+//! it) and power a node on (`action=on`).
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
@@ -23,7 +28,7 @@ use std::time::Duration;
 use tracing::{error, info};
 
 use crate::config::hacf::{AgentRef, FenceAction, FenceParams, HaConfig};
-use crate::process::{self, RunError};
+use crate::process::{self, Cancel, RunError};
 
 /// Where agents given by name are looked up, in order.
 pub const AGENT_DIRS: [&str; 2] = ["/usr/sbin", "/sbin"];
@@ -57,6 +62,15 @@ fn failed_text(agent: &Path, action: &str, target: Option<&str>, code: Option<i3
         text.push_str(last);
     }
     text
+}
+
+/// A node's power state as its fence agent reports it (`action=status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Power {
+    /// Exit 0: powered on (running, paused, anything but off).
+    On,
+    /// Exit 2: powered off.
+    Off,
 }
 
 /// Fences other nodes with the `stonith_host` line that applies to this node.
@@ -122,11 +136,20 @@ impl Fencer {
 
     /// Fences `victim` (blocking): `Ok` only when the agent exits 0.
     pub fn fence(&self, victim: &str) -> Result<(), FenceError> {
+        self.fence_cancellable(victim, &Cancel::new())
+    }
+
+    /// [`Fencer::fence`], killed when `cancel` is cancelled (an error then).
+    pub fn fence_cancellable(&self, victim: &str, cancel: &Cancel) -> Result<(), FenceError> {
         info!("Resetting node {victim} with [{}]", self.agent);
-        match self.call(self.action.as_str(), Some(victim)) {
+        match self.call(self.action.as_str(), Some(victim), cancel) {
             Ok(()) => {
                 info!("node {victim} now reset.");
                 Ok(())
+            }
+            Err(e @ FenceError::Run(RunError::Cancelled { .. })) => {
+                info!("Fencing of {victim} cancelled: its reason is gone");
+                Err(e)
             }
             Err(e) => {
                 error!("Host {victim} not reset!");
@@ -136,10 +159,27 @@ impl Fencer {
         }
     }
 
+    /// `victim`'s power state (`action=status`; exit 0 on, 2 off, anything
+    /// else an error).
+    pub fn power_status(&self, victim: &str) -> Result<Power, FenceError> {
+        match self.call("status", Some(victim), &Cancel::new()) {
+            Ok(()) => Ok(Power::On),
+            Err(FenceError::Failed { code: Some(2), .. }) => Ok(Power::Off),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Powers `node` on (`action=on`).
+    pub fn power_on(&self, node: &str) -> Result<(), FenceError> {
+        info!("Powering on node {node} with [{}]", self.agent);
+        self.call("on", Some(node), &Cancel::new()).inspect_err(|e| error!("Node {node} not powered on: {e}"))
+    }
+
     /// Checks the device (`action=monitor`): `Ok` when the agent exits 0.
     pub fn monitor(&self) -> Result<(), FenceError> {
         info!("Checking status of STONITH device [{}]", self.agent);
-        self.call("monitor", None).inspect_err(|e| error!("STONITH device {} not operational! {e}", self.agent))
+        self.call("monitor", None, &Cancel::new())
+            .inspect_err(|e| error!("STONITH device {} not operational! {e}", self.agent))
     }
 
     /// The agent's stdin: configured pairs, then action, plug and nodename.
@@ -155,10 +195,10 @@ impl Fencer {
         text
     }
 
-    fn call(&self, action: &'static str, victim: Option<&str>) -> Result<(), FenceError> {
+    fn call(&self, action: &'static str, victim: Option<&str>, cancel: &Cancel) -> Result<(), FenceError> {
         let agent = self.resolve_agent()?;
         let input = self.stdin(action, victim);
-        let output = process::run(Command::new(&agent), Some(input.as_bytes()), self.timeout)?;
+        let output = process::run_cancellable(Command::new(&agent), Some(input.as_bytes()), self.timeout, cancel)?;
         if output.code() == Some(0) {
             return Ok(());
         }
@@ -311,6 +351,55 @@ mod tests {
         write_script(&rec.dir.path().join("sbin/fence_test"), "exit 1");
         let err = f.monitor().unwrap_err();
         assert!(err.to_string().ends_with("failed (monitor): exit code 1"), "{err}");
+    }
+
+    #[test]
+    fn power_status_reads_the_fence_agents_exit_codes() {
+        let rec = Recorder::new();
+        let path = rec.dir.path().join("sbin/fence_st");
+        let f = fencer(&rec, "stonith_host * fence_st host_map=bravo:vm2\n");
+        write_script(&path, &format!("cat >> {}; exit 0", rec.calls.display()));
+        assert_eq!(f.power_status("bravo").unwrap(), Power::On);
+        assert_eq!(rec.calls(), ["action=status", "plug=vm2", "nodename=bravo"]);
+        write_script(&path, "cat >/dev/null; exit 2");
+        assert_eq!(f.power_status("bravo").unwrap(), Power::Off);
+        write_script(&path, "cat >/dev/null; exit 1");
+        assert!(matches!(f.power_status("bravo").unwrap_err(), FenceError::Failed { code: Some(1), .. }));
+    }
+
+    #[test]
+    fn power_on_sends_action_on() {
+        let rec = Recorder::new();
+        recording_agent(&rec, "fence_test", 0);
+        fencer(&rec, "stonith_host * fence_test\n").power_on("bravo").unwrap();
+        assert_eq!(rec.calls(), ["action=on", "plug=bravo", "nodename=bravo", "---"]);
+    }
+
+    #[test]
+    fn a_cancelled_fence_kills_the_agent_and_is_no_failure_in_the_log() {
+        let rec = Recorder::new();
+        let marker = rec.dir.path().join("agent-finished");
+        let started = rec.dir.path().join("agent-started");
+        write_script(
+            &rec.dir.path().join("sbin/fence_slow"),
+            &format!("touch {}; sleep 1; touch {}", started.display(), marker.display()),
+        );
+        let f = fencer(&rec, "stonith_host * fence_slow\n");
+        let cancel = Cancel::new();
+        let call = {
+            let (f, cancel) = (f.clone(), cancel.clone());
+            std::thread::spawn(move || capture_logs(|| f.fence_cancellable("bravo", &cancel)))
+        };
+        while !started.exists() {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        cancel.cancel();
+        let (result, logs) = call.join().unwrap();
+        assert!(matches!(result.unwrap_err(), FenceError::Run(RunError::Cancelled { .. })));
+        assert!(logs.iter().any(|(_, m)| m == "Fencing of bravo cancelled: its reason is gone"), "{logs:?}");
+        assert!(!logs.iter().any(|(l, _)| *l == Level::ERROR), "{logs:?}");
+        std::thread::sleep(Duration::from_millis(1300));
+        assert!(!marker.exists(), "the agent went on after the cancel");
     }
 
     #[test]

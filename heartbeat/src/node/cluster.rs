@@ -18,7 +18,18 @@
 //!   group starts anywhere. In a partition both sides see the other die; the
 //!   side with the better claim (more ping nodes, then more groups held,
 //!   then earlier in `node` order) fences at once, the other waits
-//!   `stonith_delay`, so one survives.
+//!   `stonith_delay`, so one survives. With `stonith_delay auto` (the
+//!   default) that wait is the peer's own announced fence time — how long
+//!   its fence of this node takes to take effect, measured on its device —
+//!   plus two keepalives for the skew between the two sides' deadtime: the
+//!   holder wins the race by construction, and the wait is no longer than
+//!   that. While it waits, the weaker side asks the device for the peer's
+//!   power state: a peer found powered off runs nothing, so nothing more is
+//!   waited for (a real power loss fails over in deadtime plus one status
+//!   call).
+//! * A fence whose reason is gone — the peer is heard again, it restarted,
+//!   or this node is leaving — is cancelled (its agent killed) before
+//!   anything else is done.
 //! * Without a fence agent, a claim decides too (ping nodes first, then
 //!   *fewer* groups held, then `node` order), and the watchdog does the
 //!   fencing: the side with the better claim waits the peer's announced
@@ -37,7 +48,7 @@ use std::time::Duration;
 
 use tracing::{error, info, warn};
 
-use crate::config::hacf::AutoFailback;
+use crate::config::hacf::{AutoFailback, StonithDelay, FALLBACK_STONITH_DELAY};
 
 /// A set of groups relative to a node (`hb_standby` / `hb_takeover` sets).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,6 +152,10 @@ pub struct Announcement {
     /// Peers it has declared dead and not yet made safe (a node still heard
     /// by a peer that no longer hears it learns so from this).
     pub unclean: BTreeSet<String>,
+    /// How long its fence of a peer takes to take effect, as measured on its
+    /// device (0 = unknown or no fence agent): the weaker side of a
+    /// partition waits this long (`stonith_delay auto`).
+    pub fence_time: Duration,
 }
 
 /// Why a peer no longer holds anything.
@@ -152,6 +167,8 @@ pub enum CleanReason {
     Left,
     /// Silent for longer than its watchdog timeout.
     WatchdogExpired,
+    /// Its fence device reported it powered off.
+    FoundOff,
     /// No way to fence it; taken over anyway (`unfenced_takeover yes`).
     Unprotected,
 }
@@ -206,6 +223,14 @@ pub enum Action {
     Stop(String),
     /// Fence the node after the delay (unless it is back by then).
     Fence { node: String, after: Duration },
+    /// Kill the fence agent running (or cancel the one scheduled) for the
+    /// node: its reason is gone. Comes before any other action.
+    CancelFence(String),
+    /// Ask the fence device whether the node is powered off
+    /// ([`Cluster::on_power_off`] takes an "off").
+    CheckPower(String),
+    /// Power the node on (`stonith_power_on yes`).
+    PowerOn(String),
     /// Consider the node reset by its watchdog after the delay.
     AwaitWatchdog { node: String, after: Duration },
     /// Send a status message now (holdings changed).
@@ -223,7 +248,11 @@ pub enum Fencing {
     /// A `stonith_host` line applies to this node.
     Agent {
         /// Wait of the weaker side in a partition.
-        delay: Duration,
+        delay: StonithDelay,
+        /// The keepalive interval (the skew allowance of `delay` auto is two).
+        keepalive: Duration,
+        /// `stonith_power_on yes`.
+        power_on: bool,
     },
     /// No fence agent: rely on the peer's watchdog, or (if allowed) take over unprotected.
     None {
@@ -263,6 +292,8 @@ pub struct Cluster {
     yielded_to: BTreeSet<String>,
     /// Whether this node stopped feeding its watchdog (see [`Action::StopFeeding`]).
     feeding_stopped: bool,
+    /// This node's fence time, announced (see [`Announcement::fence_time`]).
+    fence_time: Duration,
 }
 
 impl Cluster {
@@ -293,6 +324,7 @@ impl Cluster {
             initial_done: false,
             yielded_to: BTreeSet::new(),
             feeding_stopped: false,
+            fence_time: Duration::ZERO,
         }
     }
 
@@ -340,7 +372,17 @@ impl Cluster {
                 .filter(|(_, p)| matches!(p, PeerState::Unclean { .. }))
                 .map(|(n, _)| n.clone())
                 .collect(),
+            fence_time: self.fence_time,
         }
+    }
+
+    /// This node's measured fence time changed: announce it.
+    pub fn set_fence_time(&mut self, fence_time: Duration) -> Vec<Action> {
+        if self.fence_time == fence_time {
+            return Vec::new();
+        }
+        self.fence_time = fence_time;
+        vec![Action::Announce]
     }
 
     /// The node that holds `key` (here or as announced by a live peer).
@@ -385,10 +427,17 @@ impl Cluster {
         self.peers.values().all(|p| matches!(p, PeerState::Alive(_)))
     }
 
-    /// Graceful shutdown: release everything.
+    /// Graceful shutdown: release everything. Fencing stops: a leaving
+    /// node takes nothing over, so it has no reason to fence.
     pub fn begin_shutdown(&mut self) -> Vec<Action> {
         self.status = NodeStatus::Leaving;
-        let mut actions = vec![Action::Announce];
+        let mut actions: Vec<Action> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| matches!(p, PeerState::Unclean { .. }))
+            .map(|(n, _)| Action::CancelFence(n.clone()))
+            .collect();
+        actions.push(Action::Announce);
         actions.extend(self.reconcile());
         actions
     }
@@ -437,10 +486,12 @@ impl Cluster {
         if *state == PeerState::Clean(CleanReason::Left) && announcement.status == NodeStatus::Leaving {
             return Vec::new();
         }
+        let mut actions = Vec::new();
         match state {
             PeerState::Unclean { .. } => {
                 error!(crit = true, "Cluster node {node} returning after partition.");
                 warn!("Deadtime value may be too small.");
+                actions.push(Action::CancelFence(node.to_string()));
             }
             PeerState::Alive(old) if old.status != announcement.status => {
                 info!("Status update for node {node}: status {}", announcement.status.as_str());
@@ -460,7 +511,6 @@ impl Cluster {
         for key in &announcement.holds {
             self.last_holder.insert(key.clone(), node.to_string());
         }
-        let mut actions = Vec::new();
         // Once this node gave way, it stays so while the peer still holds it
         // dead (giving its groups up changed the figures the claim compares).
         if announcement.unclean.contains(&self.local)
@@ -483,14 +533,17 @@ impl Cluster {
     /// A peer restarted (new generation): whatever it announced before is void.
     /// A restarted node stops whatever it finds running before it joins, so
     /// one that was dead-but-unfenced is safe again.
-    pub fn on_restart(&mut self, node: &str) {
+    pub fn on_restart(&mut self, node: &str) -> Vec<Action> {
+        let mut actions = Vec::new();
         if let Some(state) = self.peers.get_mut(node) {
             info!("Heartbeat restart on node {node}");
             if matches!(state, PeerState::Unclean { .. }) {
                 *state = PeerState::Unknown;
+                actions.push(Action::CancelFence(node.to_string()));
             }
             self.yielded_to.remove(node);
         }
+        actions
     }
 
     /// A peer announced its shutdown (after releasing its groups).
@@ -499,8 +552,13 @@ impl Cluster {
             return Vec::new();
         }
         info!("Received shutdown notice from '{node}'.");
+        let mut actions = Vec::new();
+        if self.needs_fencing(node) {
+            actions.push(Action::CancelFence(node.to_string()));
+        }
         self.peers.insert(node.to_string(), PeerState::Clean(CleanReason::Left));
-        self.reconcile()
+        actions.extend(self.reconcile());
+        actions
     }
 
     /// Liveness declared a peer dead (all links silent for deadtime).
@@ -519,21 +577,49 @@ impl Cluster {
         }
     }
 
-    /// Whether `node` still has to be fenced.
+    /// Whether `node` is dead and not yet made safe.
     pub fn needs_fencing(&self, node: &str) -> bool {
         matches!(self.peers.get(node), Some(PeerState::Unclean { .. }))
     }
 
-    /// Fencing `node` succeeded (or its watchdog has surely fired).
+    /// Whether a fence of `node` (scheduled, or a retry) is to go ahead:
+    /// it still needs fencing and this node is not leaving.
+    pub fn may_fence(&self, node: &str) -> bool {
+        self.needs_fencing(node) && self.status != NodeStatus::Leaving
+    }
+
+    /// Fencing `node` succeeded (or its watchdog has surely fired, or its
+    /// device reported it off).
     pub fn on_node_safe(&mut self, node: &str, reason: CleanReason) -> Vec<Action> {
         if !self.needs_fencing(node) {
             return Vec::new();
         }
-        if reason == CleanReason::WatchdogExpired {
-            info!("node {node}: silent longer than its watchdog timeout; it has reset itself");
+        let mut actions = Vec::new();
+        match reason {
+            CleanReason::WatchdogExpired => {
+                info!("node {node}: silent longer than its watchdog timeout; it has reset itself")
+            }
+            CleanReason::FoundOff => {
+                info!("node {node}: powered off according to its fence device; it runs nothing");
+                // A fence agent already started for it has nothing left to do.
+                actions.push(Action::CancelFence(node.to_string()));
+            }
+            _ => {}
+        }
+        if matches!(reason, CleanReason::Fenced | CleanReason::FoundOff)
+            && matches!(self.fencing, Fencing::Agent { power_on: true, .. })
+        {
+            actions.push(Action::PowerOn(node.to_string()));
         }
         self.peers.insert(node.to_string(), PeerState::Clean(reason));
-        self.reconcile()
+        actions.extend(self.reconcile());
+        actions
+    }
+
+    /// The fence device's answer to [`Action::CheckPower`]: a node found off
+    /// is safe; one found on is fenced as scheduled.
+    pub fn on_power_off(&mut self, node: &str) -> Vec<Action> {
+        self.on_node_safe(node, CleanReason::FoundOff)
     }
 
     /// A start, stop or monitor of `key` finished.
@@ -719,17 +805,27 @@ impl Cluster {
         };
         let better_claim = self.has_better_claim(node, last.as_ref());
         let peer_watchdog = last.as_ref().map_or(Duration::ZERO, |a| a.watchdog);
+        let peer_fence_time = last.as_ref().map_or(Duration::ZERO, |a| a.fence_time);
         self.peers.insert(node.to_string(), PeerState::Unclean { last });
         match self.fencing {
-            Fencing::Agent { delay } => {
-                let after = if better_claim { Duration::ZERO } else { delay };
-                if !after.is_zero() {
-                    info!(
-                        "Delaying fencing of {node} by {} ms: it has the better claim to the resources",
-                        after.as_millis()
-                    );
+            Fencing::Agent { .. } if self.status == NodeStatus::Leaving => Vec::new(),
+            Fencing::Agent { delay, keepalive, .. } => {
+                if better_claim {
+                    return vec![Action::Fence { node: node.to_string(), after: Duration::ZERO }];
                 }
-                vec![Action::Fence { node: node.to_string(), after }]
+                let after = match delay {
+                    StonithDelay::Fixed(d) => d,
+                    StonithDelay::Auto if peer_fence_time.is_zero() => FALLBACK_STONITH_DELAY,
+                    StonithDelay::Auto => peer_fence_time + keepalive * 2,
+                };
+                if after.is_zero() {
+                    return vec![Action::Fence { node: node.to_string(), after }];
+                }
+                info!(
+                    "Delaying fencing of {node} by {} ms: it has the better claim to the resources",
+                    after.as_millis()
+                );
+                vec![Action::CheckPower(node.to_string()), Action::Fence { node: node.to_string(), after }]
             }
             Fencing::None { unfenced_takeover: false } if !better_claim => self.yield_to(node),
             Fencing::None { unfenced_takeover } => {

@@ -23,11 +23,13 @@ use crate::membership::intake::{unix_time, DropCounters, Intake, Warnings};
 use crate::membership::liveness::{Event as LiveEvent, Liveness};
 use crate::membership::message::Message;
 use crate::membership::replay::{bump_generation, Freshness, PeerGenerations, ReplayGuard, PEER_GENERATIONS_FILE};
+use crate::process::{Cancel, RunError as AgentRunError};
 use crate::resources::{GroupStatus, HaPaths, ResourceRunner};
-use crate::stonith::Fencer;
+use crate::stonith::{FenceError, Fencer, Power};
 
 pub mod cluster;
 pub mod control;
+mod fence_speed;
 pub mod log;
 pub mod media;
 pub mod ping;
@@ -37,6 +39,7 @@ mod signals;
 pub mod watchdog_link;
 
 use cluster::{Action, Announcement, CleanReason, Cluster, Fencing, GroupInfo, GroupResult, GroupSet, NodeStatus};
+use fence_speed::FenceSpeed;
 use media::{Datagram, Media};
 use watchdog_link::WatchdogLink;
 
@@ -97,8 +100,27 @@ enum Event {
     Control(control::Request),
     GroupDone(String, GroupResult),
     Monitored(String, bool),
-    FenceDone(String, bool),
+    Agent(AgentReport),
     Shutdown,
+}
+
+/// A finished fence-agent call.
+enum AgentReport {
+    /// A fence of `node`.
+    Fence { node: String, outcome: FenceOutcome },
+    /// A power-state query of `node` (`None`: the agent could not tell).
+    Power { node: String, power: Option<Power>, took: Duration },
+    /// The device check at start.
+    DeviceCheck { ok: bool, took: Duration },
+}
+
+/// How a fence call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FenceOutcome {
+    Done,
+    Failed,
+    /// Killed because its reason was gone.
+    Cancelled,
 }
 
 /// Deferred work.
@@ -216,7 +238,9 @@ fn start_node(
 
     let fencer = Fencer::for_node(&ha, &options.node);
     let fencing = match &fencer {
-        Some(_) => Fencing::Agent { delay: ha.stonith.delay },
+        Some(_) => {
+            Fencing::Agent { delay: ha.stonith.delay, keepalive: ha.timing.keepalive, power_on: ha.stonith.power_on }
+        }
         None => Fencing::None { unfenced_takeover: ha.unfenced_takeover },
     };
     if fencer.is_none() {
@@ -244,7 +268,8 @@ fn start_node(
         runner,
         groups,
         fencer,
-        fencing_now: BTreeSet::new(),
+        fencing_now: BTreeMap::new(),
+        fence_speed: FenceSpeed::default(),
         monitoring: BTreeSet::new(),
         next_monitor: Instant::now(),
         timers: Vec::new(),
@@ -336,7 +361,10 @@ struct Node {
     runner: ResourceRunner,
     groups: BTreeMap<String, ResourceGroup>,
     fencer: Option<Fencer>,
-    fencing_now: BTreeSet<String>,
+    /// Fence agents running, by victim: cancelled when the reason is gone.
+    fencing_now: BTreeMap<String, Cancel>,
+    /// Durations of this node's agent queries (its announced fence time).
+    fence_speed: FenceSpeed,
     monitoring: BTreeSet<String>,
     next_monitor: Instant,
     timers: Vec<(Instant, Timer)>,
@@ -443,7 +471,8 @@ impl Node {
             .with("ping", &a.ping.to_string())
             .with("sb", &a.standby.map_or("none".to_string(), |s| s.to_string()))
             .with("wd", &a.watchdog.as_millis().to_string())
-            .with("dead", &a.unclean.iter().map(String::as_str).collect::<Vec<_>>().join(" "));
+            .with("dead", &a.unclean.iter().map(String::as_str).collect::<Vec<_>>().join(" "))
+            .with("ft", &a.fence_time.as_millis().to_string());
         media.send(&msg.encode(&self.keys));
     }
 
@@ -478,11 +507,91 @@ impl Node {
 
     fn check_fence_device(&self) {
         if let Some(fencer) = self.fencer.clone() {
+            let tx = self.tx.clone();
             std::thread::spawn(move || {
-                if let Err(e) = fencer.monitor() {
-                    error!("STONITH device {} not operational! ({e})", fencer.agent());
-                }
+                let started = Instant::now();
+                let ok = fencer.monitor().is_ok();
+                let _ = tx.send(Event::Agent(AgentReport::DeviceCheck { ok, took: started.elapsed() }));
             });
+        }
+    }
+
+    /// Runs a fence of `node` on its own thread, cancellable.
+    fn spawn_fence(&mut self, node: String) {
+        let Some(fencer) = self.fencer.clone() else { return };
+        let cancel = Cancel::new();
+        self.fencing_now.insert(node.clone(), cancel.clone());
+        let tx = self.tx.clone();
+        std::thread::spawn(move || {
+            let outcome = match fencer.fence_cancellable(&node, &cancel) {
+                Ok(()) => FenceOutcome::Done,
+                Err(FenceError::Run(AgentRunError::Cancelled { .. })) => FenceOutcome::Cancelled,
+                Err(_) => FenceOutcome::Failed,
+            };
+            let _ = tx.send(Event::Agent(AgentReport::Fence { node, outcome }));
+        });
+    }
+
+    /// Asks the device for `node`'s power state on its own thread.
+    fn spawn_power_check(&self, node: String) {
+        let Some(fencer) = self.fencer.clone() else { return };
+        let tx = self.tx.clone();
+        std::thread::spawn(move || {
+            let started = Instant::now();
+            let power = match fencer.power_status(&node) {
+                Ok(power) => Some(power),
+                Err(e) => {
+                    warn!("Power status of {node} unknown: {e}");
+                    None
+                }
+            };
+            let _ = tx.send(Event::Agent(AgentReport::Power { node, power, took: started.elapsed() }));
+        });
+    }
+
+    /// A fence agent call finished.
+    fn on_agent_report(&mut self, report: AgentReport) -> Vec<Action> {
+        match report {
+            AgentReport::Fence { node, outcome } => {
+                self.fencing_now.remove(&node);
+                match outcome {
+                    FenceOutcome::Done => self.cluster.on_node_safe(&node, CleanReason::Fenced),
+                    FenceOutcome::Failed if self.cluster.may_fence(&node) => {
+                        error!("STONITH of {node} failed.  Retrying...");
+                        self.timers.push((Instant::now() + FENCE_RETRY, Timer::Fence(node)));
+                        Vec::new()
+                    }
+                    FenceOutcome::Failed | FenceOutcome::Cancelled => Vec::new(),
+                }
+            }
+            AgentReport::Power { node, power, took } => {
+                let mut actions = Vec::new();
+                if power.is_some() {
+                    self.fence_speed.record_query(took);
+                    actions.extend(self.cluster.set_fence_time(self.fence_speed.estimate()));
+                }
+                match power {
+                    Some(Power::Off) => actions.extend(self.cluster.on_power_off(&node)),
+                    Some(Power::On) if self.cluster.needs_fencing(&node) => {
+                        info!("node {node} is powered on: fencing it after the delay")
+                    }
+                    _ => {}
+                }
+                actions
+            }
+            AgentReport::DeviceCheck { ok, took } => {
+                if !ok {
+                    return Vec::new();
+                }
+                self.fence_speed.record_query(took);
+                let estimate = self.fence_speed.estimate();
+                info!(
+                    "STONITH device answered in {} ms: announcing a fence time of {} ms",
+                    took.as_millis(),
+                    estimate.as_millis()
+                );
+                self.cluster.set_fence_time(estimate)
+            }
         }
     }
 
@@ -555,18 +664,7 @@ impl Node {
                     self.cluster.on_group_died(&key)
                 }
             }
-            Event::FenceDone(node, ok) => {
-                self.fencing_now.remove(&node);
-                if ok {
-                    self.cluster.on_node_safe(&node, CleanReason::Fenced)
-                } else {
-                    if self.cluster.needs_fencing(&node) {
-                        error!("STONITH of {node} failed.  Retrying...");
-                        self.timers.push((Instant::now() + FENCE_RETRY, Timer::Fence(node)));
-                    }
-                    Vec::new()
-                }
-            }
+            Event::Agent(report) => self.on_agent_report(report),
             Event::Shutdown => self.begin_shutdown(),
         }
     }
@@ -598,7 +696,7 @@ impl Node {
             }
         }
         if previous_generation.is_some_and(|g| g < msg.generation) {
-            self.cluster.on_restart(&msg.src);
+            actions.extend(self.cluster.on_restart(&msg.src));
         }
         actions.extend(self.on_message(&msg));
         actions
@@ -644,15 +742,8 @@ impl Node {
     fn fire(&mut self, timer: Timer) -> Vec<Action> {
         match timer {
             Timer::Fence(node) => {
-                if self.cluster.needs_fencing(&node) && !self.fencing_now.contains(&node) {
-                    if let Some(fencer) = self.fencer.clone() {
-                        self.fencing_now.insert(node.clone());
-                        let tx = self.tx.clone();
-                        std::thread::spawn(move || {
-                            let ok = fencer.fence(&node).is_ok();
-                            let _ = tx.send(Event::FenceDone(node, ok));
-                        });
-                    }
+                if self.cluster.may_fence(&node) && !self.fencing_now.contains_key(&node) {
+                    self.spawn_fence(node);
                 }
                 Vec::new()
             }
@@ -660,8 +751,10 @@ impl Node {
         }
     }
 
-    fn apply(&mut self, actions: Vec<Action>, media: &mut Media) {
+    fn apply(&mut self, mut actions: Vec<Action>, media: &mut Media) {
         let mut announce = false;
+        // A fence whose reason is gone stops before anything else moves.
+        actions.sort_by_key(|a| !matches!(a, Action::CancelFence(_)));
         for action in actions {
             match action {
                 Action::Start(key) | Action::Stop(key) if !self.groups.contains_key(&key) => {
@@ -670,6 +763,18 @@ impl Node {
                 Action::Start(key) => self.spawn_group_op(key, true),
                 Action::Stop(key) => self.spawn_group_op(key, false),
                 Action::Fence { node, after } => self.timers.push((Instant::now() + after, Timer::Fence(node))),
+                Action::CancelFence(node) => {
+                    self.timers.retain(|(_, t)| *t != Timer::Fence(node.clone()));
+                    if let Some(cancel) = self.fencing_now.get(&node) {
+                        cancel.cancel();
+                    }
+                }
+                Action::CheckPower(node) => self.spawn_power_check(node),
+                Action::PowerOn(node) => {
+                    if let Some(fencer) = self.fencer.clone() {
+                        std::thread::spawn(move || drop(fencer.power_on(&node)));
+                    }
+                }
                 Action::AwaitWatchdog { node, after } => {
                     self.timers.push((Instant::now() + after, Timer::WatchdogExpiry(node)))
                 }
@@ -758,7 +863,8 @@ fn parse_announcement(msg: &Message) -> Option<Announcement> {
     };
     let watchdog = Duration::from_millis(msg.field("wd").unwrap_or("0").parse().ok()?);
     let unclean = msg.field("dead").unwrap_or("").split_whitespace().map(str::to_string).collect();
-    Some(Announcement { status, holds, ping, standby, watchdog, unclean })
+    let fence_time = Duration::from_millis(msg.field("ft").unwrap_or("0").parse().ok()?);
+    Some(Announcement { status, holds, ping, standby, watchdog, unclean, fence_time })
 }
 
 /// A replay guard that treats generations older than the persisted ones as replays.

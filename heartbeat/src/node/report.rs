@@ -67,6 +67,7 @@ fn clean_text(reason: super::cluster::CleanReason) -> &'static str {
         Fenced => "fenced",
         Left => "shut down",
         WatchdogExpired => "reset by its watchdog",
+        FoundOff => "found powered off",
         Unprotected => "taken over unfenced",
     }
 }

@@ -30,8 +30,8 @@ mod timing;
 
 pub use media::{Medium, DEFAULT_UDP_PORT};
 pub use stonith::{
-    AgentRef, FenceAction, FenceParams, StonithConfig, StonithFrom, StonithHost, DEFAULT_STONITH_DELAY,
-    DEFAULT_STONITH_TIMEOUT,
+    AgentRef, FenceAction, FenceParams, StonithConfig, StonithDelay, StonithFrom, StonithHost, DEFAULT_STONITH_TIMEOUT,
+    FALLBACK_STONITH_DELAY,
 };
 pub use timing::{Timing, DEFAULT_DEADTIME, DEFAULT_KEEPALIVE};
 
@@ -101,6 +101,7 @@ const KNOWN: &[&str] = &[
     "stonith_action",
     "stonith_timeout",
     "stonith_delay",
+    "stonith_power_on",
     "env",
     "monitor_interval",
     "unfenced_takeover",
@@ -293,7 +294,8 @@ struct Builder<'p> {
     stonith_hosts: Vec<StonithHost>,
     stonith_action: AtLine<FenceAction>,
     stonith_timeout: AtLine<Duration>,
-    stonith_delay: AtLine<Duration>,
+    stonith_delay: AtLine<StonithDelay>,
+    stonith_power_on: AtLine<bool>,
     env: Vec<(String, String)>,
     monitor_interval: AtLine<Duration>,
     unfenced_takeover: AtLine<bool>,
@@ -322,6 +324,7 @@ impl<'p> Builder<'p> {
             stonith_action: None,
             stonith_timeout: None,
             stonith_delay: None,
+            stonith_power_on: None,
             env: Vec::new(),
             monitor_interval: None,
             unfenced_takeover: None,
@@ -537,8 +540,15 @@ impl<'p> Builder<'p> {
                 self.set(|b| &mut b.stonith_timeout, name, d, line);
             }
             "stonith_delay" => {
-                let d = time_value(name, &value)?;
-                self.set(|b| &mut b.stonith_delay, name, d, line);
+                let delay =
+                    if value == "auto" { StonithDelay::Auto } else { StonithDelay::Fixed(time_value(name, &value)?) };
+                self.set(|b| &mut b.stonith_delay, name, delay, line);
+            }
+            "stonith_power_on" => {
+                let v = one_value(name, args)?;
+                let on =
+                    parse_bool(&v).ok_or_else(|| format!("stonith_power_on [{v}] is not a boolean (yes or no)"))?;
+                self.set(|b| &mut b.stonith_power_on, name, on, line);
             }
             "monitor_interval" => {
                 let d = time_value(name, &value)?;
@@ -637,6 +647,13 @@ impl<'p> Builder<'p> {
         }
 
         self.check_stonith_hosts()?;
+        if let (Some((true, line)), Some((FenceAction::Off, _))) = (self.stonith_power_on, self.stonith_action) {
+            return Err(ConfigError::at(
+                self.path,
+                line,
+                "stonith_power_on yes contradicts stonith_action off (a fenced node is to stay off)",
+            ));
+        }
 
         let auto_failback = match (self.auto_failback, self.nice_failback) {
             (Some((policy, _)), None) => policy,
@@ -673,7 +690,8 @@ impl<'p> Builder<'p> {
                 hosts: self.stonith_hosts,
                 action: self.stonith_action.map_or(FenceAction::Reboot, |(a, _)| a),
                 timeout: self.stonith_timeout.map_or(DEFAULT_STONITH_TIMEOUT, |(d, _)| d),
-                delay: self.stonith_delay.map_or(DEFAULT_STONITH_DELAY, |(d, _)| d),
+                delay: self.stonith_delay.map_or(StonithDelay::Auto, |(d, _)| d),
+                power_on: self.stonith_power_on.is_some_and(|(on, _)| on),
             },
             env: self.env,
             monitor_interval: self.monitor_interval.map_or(DEFAULT_MONITOR_INTERVAL, |(d, _)| d),

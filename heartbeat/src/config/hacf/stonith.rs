@@ -1,6 +1,6 @@
 //! STONITH directives (spec §5.1, §5.5 — our fence-agent extension):
 //! `stonith_host FROM AGENT [key=value…]`, `stonith_action`,
-//! `stonith_timeout`, `stonith_delay`.
+//! `stonith_timeout`, `stonith_delay`, `stonith_power_on`.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -9,9 +9,34 @@ use std::time::Duration;
 
 /// How long one fence-agent call may take before it is killed.
 pub const DEFAULT_STONITH_TIMEOUT: Duration = Duration::from_secs(60);
-/// How long the node that holds no resources waits before fencing its peer
-/// in a partition, so that the resource holder wins a shoot-out.
-pub const DEFAULT_STONITH_DELAY: Duration = Duration::from_secs(5);
+/// The weaker side's wait when the peer has not told how fast it fences
+/// (`stonith_delay auto` with a peer that announced no fence time).
+pub const FALLBACK_STONITH_DELAY: Duration = Duration::from_secs(5);
+
+/// How long the side with the weaker claim waits before fencing its peer
+/// in a partition, so that the side with the better claim (the resource
+/// holder) fences first and wins the shoot-out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StonithDelay {
+    /// `stonith_delay auto` (the default): the peer's own announced fence
+    /// time (how long its fence of this node takes to take effect, measured
+    /// on its device) plus two keepalives for the skew between the two
+    /// sides' deadtime; [`FALLBACK_STONITH_DELAY`] while the peer has
+    /// announced none.
+    #[default]
+    Auto,
+    /// `stonith_delay TIME`: always this long.
+    Fixed(Duration),
+}
+
+impl fmt::Display for StonithDelay {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StonithDelay::Auto => f.write_str("auto"),
+            StonithDelay::Fixed(d) => write!(f, "{} ms", d.as_millis()),
+        }
+    }
+}
 
 /// Keys the fencer sets itself on every call; a `stonith_host` line must
 /// not set them (`port` is fence-agents' legacy alias of `plug`).
@@ -113,9 +138,14 @@ pub struct StonithConfig {
     pub action: FenceAction,
     /// `stonith_timeout` (default 60 s).
     pub timeout: Duration,
-    /// `stonith_delay` (default 5 s): in a partition, the node that holds no
-    /// resources waits this long before fencing, so the holder fences first.
-    pub delay: Duration,
+    /// `stonith_delay` (default `auto`): in a partition, the node with the
+    /// weaker claim (usually the one holding no resources) waits this long
+    /// before fencing, so the holder fences first.
+    pub delay: StonithDelay,
+    /// `stonith_power_on yes` (default no): a lost peer found powered off,
+    /// or left off by the fence (a reboot of an off domain leaves it off),
+    /// is powered on again (`action=on`) so it rejoins as standby.
+    pub power_on: bool,
 }
 
 /// `stonith_host FROM AGENT [key=value…]`.

@@ -86,7 +86,8 @@ crm off
     assert_eq!(c.stonith.hosts.len(), 1);
     assert_eq!(c.stonith.action, FenceAction::Reboot);
     assert_eq!(c.stonith.timeout, Duration::from_secs(60));
-    assert_eq!(c.stonith.delay, Duration::from_secs(5));
+    assert_eq!(c.stonith.delay, StonithDelay::Auto);
+    assert!(!c.stonith.power_on);
     assert_eq!(c.local_node, "alpha");
     assert_eq!(c.path, Path::new(P));
 }
@@ -437,7 +438,18 @@ fn stonith_settings_and_defaults() {
     let (c, _) = ok(&format!("{BASE}stonith_action off\nstonith_timeout 20\nstonith_delay 1500ms\n"));
     assert_eq!(c.stonith.action, FenceAction::Off);
     assert_eq!(c.stonith.timeout, ms(20_000));
-    assert_eq!(c.stonith.delay, ms(1500));
+    assert_eq!(c.stonith.delay, StonithDelay::Fixed(ms(1500)));
+    let (c, _) = ok(&format!("{BASE}stonith_delay 2\nstonith_delay auto\nstonith_power_on yes\n"));
+    assert_eq!(c.stonith.delay, StonithDelay::Auto);
+    assert!(c.stonith.power_on);
+    assert_eq!(
+        err(&format!("{BASE}stonith_power_on maybe\n")),
+        "/etc/ha.d/ha.cf:4: stonith_power_on [maybe] is not a boolean (yes or no)"
+    );
+    assert_eq!(
+        err(&format!("{BASE}stonith_action off\nstonith_power_on on\n")),
+        "/etc/ha.d/ha.cf:5: stonith_power_on yes contradicts stonith_action off (a fenced node is to stay off)"
+    );
     assert!(c.stonith.hosts.is_empty());
     assert_eq!(
         err(&format!("{BASE}stonith_action reset\n")),

@@ -1,6 +1,9 @@
 use super::*;
 
-const AGENT: Fencing = Fencing::Agent { delay: Duration::from_secs(5) };
+const AGENT: Fencing =
+    Fencing::Agent { delay: StonithDelay::Fixed(Duration::from_secs(5)), keepalive: KEEPALIVE, power_on: false };
+const AUTO: Fencing = Fencing::Agent { delay: StonithDelay::Auto, keepalive: KEEPALIVE, power_on: false };
+const KEEPALIVE: Duration = Duration::from_millis(200);
 
 fn nodes() -> Vec<String> {
     vec!["alpha".into(), "bravo".into()]
@@ -22,6 +25,7 @@ fn announce(status: NodeStatus, holds: &[&str], ping: usize) -> Announcement {
         standby: None,
         watchdog: Duration::ZERO,
         unclean: BTreeSet::new(),
+        fence_time: Duration::ZERO,
     }
 }
 
@@ -456,4 +460,154 @@ fn without_a_watchdog_a_node_declared_dead_by_a_peer_it_hears_keeps_its_groups()
     let from_alpha = declaring_dead(with_watchdog(announce(NodeStatus::Active, &["web"], 0), WD), "bravo");
     assert!(bravo.on_announcement("alpha", from_alpha).is_empty());
     assert_eq!(bravo.local_group("db"), LocalGroup::Running);
+}
+
+// Fencing races, stale fences and the power state (issue 11).
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn with_fence_time(mut a: Announcement, fence_time: Duration) -> Announcement {
+    a.fence_time = fence_time;
+    a
+}
+
+/// bravo, passive, with alpha active holding both groups (alpha announced `fence_time`).
+fn passive_bravo(fencing: Fencing, fence_time: Duration) -> Cluster {
+    let mut c = cluster("bravo", AutoFailback::Off, fencing);
+    c.on_announcement("alpha", announce(NodeStatus::Active, &[], 1));
+    c.become_active();
+    c.on_announcement("alpha", with_fence_time(announce(NodeStatus::Active, &["web", "db"], 1), fence_time));
+    c
+}
+
+fn index_of(actions: &[Action], wanted: impl Fn(&Action) -> bool) -> Option<usize> {
+    actions.iter().position(wanted)
+}
+
+#[test]
+fn auto_delay_is_the_holders_announced_fence_time_plus_two_keepalives() {
+    let mut c = passive_bravo(AUTO, ms(340));
+    let actions = c.on_node_dead("alpha");
+    assert_eq!(fences(&actions), [("alpha".to_string(), ms(340 + 400))]);
+    assert!(actions.contains(&Action::CheckPower("alpha".into())), "the weaker side asks the power state: {actions:?}");
+
+    // A holder that announced no fence time (not measured yet, older version): the fallback.
+    let mut c = passive_bravo(AUTO, Duration::ZERO);
+    assert_eq!(fences(&c.on_node_dead("alpha")), [("alpha".to_string(), FALLBACK_STONITH_DELAY)]);
+
+    // A fixed stonith_delay ignores the announced figure.
+    let mut c = passive_bravo(AGENT, ms(340));
+    assert_eq!(fences(&c.on_node_dead("alpha")), [("alpha".to_string(), Duration::from_secs(5))]);
+}
+
+#[test]
+fn the_holder_fences_at_once_without_asking_the_power_state() {
+    let mut holder = cluster("alpha", AutoFailback::Off, AUTO);
+    holder.on_announcement("bravo", announce(NodeStatus::Active, &[], 1));
+    holder.set_ping_count(1);
+    holder.become_active();
+    holder.on_group_done("web", GroupResult::Started);
+    holder.on_group_done("db", GroupResult::Started);
+    holder.on_announcement("bravo", with_fence_time(announce(NodeStatus::Active, &[], 1), ms(300)));
+    let actions = holder.on_node_dead("bravo");
+    assert_eq!(fences(&actions), [("bravo".to_string(), Duration::ZERO)]);
+    assert!(!actions.iter().any(|a| matches!(a, Action::CheckPower(_))), "{actions:?}");
+}
+
+#[test]
+fn both_sides_of_a_split_agree_that_the_holder_fences_first() {
+    // The same cut seen from each side: exactly one fences at once.
+    let mut holder = cluster("alpha", AutoFailback::Off, AUTO);
+    holder.on_announcement("bravo", announce(NodeStatus::Active, &[], 1));
+    holder.set_ping_count(1);
+    holder.become_active();
+    holder.on_group_done("web", GroupResult::Started);
+    holder.on_group_done("db", GroupResult::Started);
+    holder.set_fence_time(ms(300));
+    let mut passive = passive_bravo(AUTO, holder.announcement().fence_time);
+    passive.set_ping_count(1);
+    passive.set_fence_time(ms(300));
+    holder.on_announcement("bravo", passive.announcement());
+    let holder_fence = fences(&holder.on_node_dead("bravo"));
+    let passive_fence = fences(&passive.on_node_dead("alpha"));
+    assert_eq!(holder_fence, [("bravo".to_string(), Duration::ZERO)]);
+    assert_eq!(passive_fence, [("alpha".to_string(), ms(300) + KEEPALIVE * 2)]);
+}
+
+#[test]
+fn a_lost_peer_found_powered_off_is_safe_without_waiting_or_fencing() {
+    let mut c = passive_bravo(AUTO, ms(340));
+    c.on_node_dead("alpha");
+    assert!(c.may_fence("alpha"));
+    let actions = c.on_power_off("alpha");
+    assert_eq!(actions.first(), Some(&Action::CancelFence("alpha".into())), "{actions:?}");
+    assert_eq!(starts(&actions), ["web", "db"]);
+    assert!(!c.needs_fencing("alpha") && !c.may_fence("alpha"), "the scheduled fence must not run");
+    assert_eq!(c.peer("alpha"), Some(&PeerState::Clean(CleanReason::FoundOff)));
+    assert!(!actions.iter().any(|a| matches!(a, Action::PowerOn(_))), "power-on is opt-in: {actions:?}");
+    // A late "off" for a peer that is safe or back changes nothing.
+    assert!(c.on_power_off("alpha").is_empty());
+}
+
+#[test]
+fn stonith_power_on_powers_a_peer_found_or_left_off_on_again() {
+    let power_on = Fencing::Agent { delay: StonithDelay::Auto, keepalive: KEEPALIVE, power_on: true };
+    let mut c = passive_bravo(power_on, ms(340));
+    c.on_node_dead("alpha");
+    assert!(c.on_power_off("alpha").contains(&Action::PowerOn("alpha".into())));
+
+    let mut c = passive_bravo(power_on, ms(340));
+    c.on_node_dead("alpha");
+    assert!(c.on_node_safe("alpha", CleanReason::Fenced).contains(&Action::PowerOn("alpha".into())));
+
+    let mut c = passive_bravo(AUTO, ms(340));
+    c.on_node_dead("alpha");
+    assert!(!c.on_node_safe("alpha", CleanReason::Fenced).iter().any(|a| matches!(a, Action::PowerOn(_))));
+}
+
+#[test]
+fn a_peer_heard_again_cancels_its_fence_before_anything_else() {
+    let mut c = passive_bravo(AUTO, ms(340));
+    c.on_node_dead("alpha");
+    let actions = c.on_announcement("alpha", announce(NodeStatus::Active, &["web", "db"], 1));
+    assert_eq!(index_of(&actions, |a| *a == Action::CancelFence("alpha".into())), Some(0), "{actions:?}");
+    assert!(!c.may_fence("alpha"));
+    assert!(starts(&actions).is_empty(), "alpha still holds its groups: {actions:?}");
+}
+
+#[test]
+fn a_restarted_peer_cancels_its_fence() {
+    let mut c = passive_bravo(AUTO, ms(340));
+    c.on_node_dead("alpha");
+    assert_eq!(c.on_restart("alpha"), [Action::CancelFence("alpha".into())]);
+    assert!(!c.may_fence("alpha"));
+    // A restart of a peer that was not dead cancels nothing.
+    let mut c = passive_bravo(AUTO, ms(340));
+    assert!(c.on_restart("alpha").is_empty());
+}
+
+#[test]
+fn a_clean_stop_cancels_fences_and_starts_none() {
+    let mut c = settled_alpha(AutoFailback::On, AUTO);
+    c.on_node_dead("bravo");
+    assert!(c.may_fence("bravo"));
+    let actions = c.begin_shutdown();
+    assert_eq!(actions.first(), Some(&Action::CancelFence("bravo".into())), "{actions:?}");
+    assert!(c.needs_fencing("bravo"), "bravo is still unclean");
+    assert!(!c.may_fence("bravo"), "but a leaving node does not fence it");
+    // Nor a peer that dies while this node leaves.
+    let mut c = settled_alpha(AutoFailback::On, AUTO);
+    c.begin_shutdown();
+    assert!(fences(&c.on_node_dead("bravo")).is_empty());
+}
+
+#[test]
+fn the_measured_fence_time_is_announced() {
+    let mut c = settled_alpha(AutoFailback::On, AUTO);
+    assert_eq!(c.announcement().fence_time, Duration::ZERO);
+    assert_eq!(c.set_fence_time(ms(320)), [Action::Announce]);
+    assert!(c.set_fence_time(ms(320)).is_empty(), "unchanged: nothing to announce");
+    assert_eq!(c.announcement().fence_time, ms(320));
 }
