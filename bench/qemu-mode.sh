@@ -15,18 +15,21 @@
 VIRSH_URI=qemu:///system
 QDOM="fvb$$q"                  # our domain; destroyed + undefined on exit
 QDEFINED=0
-LVPIDS=()                      # virtlogd / libvirtd started by us (stopped last)
+LVDIR="$TMP/libvirt"           # pid files of a virtlogd / libvirtd started by us (stopped last)
 BOOT_MARK="FVBENCH-GUEST-UP"
 CONSOLE="$TMP/console.log"
 BOOT_WAIT_S=60                 # max wait for the guest's init after a reboot
 # virDomainDestroy sends SIGTERM and then checks every 200 ms whether QEMU
 # has gone (virProcessKillPainfully), so every destroy takes a multiple of
-# 200 ms; QEMU (TCG) needs ~1.2-1.8 s to exit, so single destroys land one
-# step apart at random. "No slower than (a)" allows this one step.
+# 200 ms, and single destroys land one step apart at random. "No slower
+# than (a)" allows this one step. (QEMU's exit looked like 1.2-1.8 s here
+# until libvirtd ran under a subreaper: that was the zombie waiting for a
+# slow PID 1 to reap it; see scripts/lib/libvirt.sh.)
 CYCLE_SLACK_MS=200
 
 vsh() { timeout -k 2 30 virsh -q -c "$VIRSH_URI" "$@"; }
-lv_up() { timeout -k 1 5 virsh -q -c "$VIRSH_URI" uri >/dev/null 2>&1; }
+# shellcheck source=scripts/lib/libvirt.sh
+. "$REPO/scripts/lib/libvirt.sh"
 qemu_pid() { cat "/run/libvirt/qemu/$QDOM.pid" 2>/dev/null; }
 boots() { # how many times the guest's /init has printed its marker
     local n
@@ -35,7 +38,7 @@ boots() { # how many times the guest's /init has printed its marker
 }
 
 qemu_cleanup() {
-    local i pid qp
+    local qp
     if [ "$QDEFINED" = 1 ]; then
         qp=$(qemu_pid)
         vsh destroy "$QDOM" >/dev/null 2>&1
@@ -48,15 +51,7 @@ qemu_cleanup() {
         rm -f "/var/log/libvirt/qemu/$QDOM.log"
         QDEFINED=0
     fi
-    # libvirtd first, then virtlogd (reverse order of start).
-    for ((i = ${#LVPIDS[@]} - 1; i >= 0; i--)); do
-        pid=${LVPIDS[i]}
-        kill -TERM "$pid" 2>/dev/null
-        for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$pid" 2>/dev/null
-        wait "$pid" 2>/dev/null
-    done
-    LVPIDS=()
+    libvirt_stop "$LVDIR"
 }
 
 qemu_checks() {
@@ -73,36 +68,12 @@ qemu_checks() {
     ls /boot/vmlinuz-* >/dev/null 2>&1 || die "--qemu: no /boot/vmlinuz-* (apt-get install linux-image-amd64)"
 }
 
-# start_libvirt: use a libvirtd that already answers on qemu:///system, or
-# start virtlogd + libvirtd (virtqemud where there is no libvirtd) in the
-# foreground, in their own session (Ctrl-C must reach the script's trap
-# first, so that the domain is destroyed before libvirtd goes away).
+# start_libvirt: a libvirtd on qemu:///system (scripts/lib/libvirt.sh; its
+# own session, so Ctrl-C reaches the script's trap first and the domain is
+# destroyed before libvirtd goes away).
 start_libvirt() {
-    local i lvd pid
-    if lv_up; then
-        LV_NOTE="already running (used as is; not started or stopped by this script)"
-        return
-    fi
-    if [ -S /run/libvirt/virtlogd-sock ] && pgrep -x virtlogd >/dev/null; then
-        :
-    else
-        setsid virtlogd < /dev/null > "$TMP/virtlogd.log" 2>&1 &
-        LVPIDS+=($!)
-        for i in $(seq 1 50); do [ -S /run/libvirt/virtlogd-sock ] && break; sleep 0.1; done
-        [ -S /run/libvirt/virtlogd-sock ] || { cat "$TMP/virtlogd.log"; die "virtlogd did not create /run/libvirt/virtlogd-sock in 5 s"; }
-    fi
-    lvd=$(command -v libvirtd || command -v virtqemud)
-    setsid "$lvd" < /dev/null > "$TMP/libvirtd.log" 2>&1 &
-    pid=$!
-    LVPIDS+=("$pid")
-    for i in $(seq 1 150); do
-        kill -0 "$pid" 2>/dev/null || { cat "$TMP/libvirtd.log"; die "$lvd exited at start"; }
-        lv_up && break
-        sleep 0.1
-    done
-    lv_up || { tail -20 "$TMP/libvirtd.log"; die "$lvd did not answer on $VIRSH_URI within 15 s"; }
-    LV_NOTE="started by this script ($(basename "$lvd") pid $pid, virtlogd pid ${LVPIDS[0]})"
-    [ ${#LVPIDS[@]} = 2 ] || LV_NOTE="started by this script ($(basename "$lvd") pid $pid; virtlogd was running)"
+    libvirt_start "$LVDIR" || die "libvirt: see above"
+    LV_NOTE=$LIBVIRT_NOTE
 }
 
 # build_guest: kernel copy (readable by the libvirt-qemu user), busybox

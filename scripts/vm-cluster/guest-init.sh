@@ -61,6 +61,7 @@ logfile /var/log/ha-log
 stonith_host * fence_xvm key_file=/etc/cluster/fence_xvm.key host_map=n1:vmc-n1;n2:vmc-n2
 CONF
 [ -n "${vmc_stonith_delay:-}" ] && echo "stonith_delay $vmc_stonith_delay" >>/etc/ha.d/ha.cf
+[ "${vmc_power_on:-}" = yes ] && echo "stonith_power_on yes" >>/etc/ha.d/ha.cf
 echo "n1 vip::198.18.10.100/24::pub httpd-test::/run/vmc::198.18.10.100" >/etc/ha.d/haresources
 cp /etc/vmc/authkeys /etc/ha.d/authkeys
 chmod 600 /etc/ha.d/authkeys

@@ -8,14 +8,22 @@
 //! each is one agent start and one round trip to the device, the same path
 //! a fence request takes before the device acts (a fenced domain stops
 //! when the daemon destroys it, while the reboot's power-on, which a fence
-//! call also waits for, does not matter to the race). Twice the slowest of
-//! the recent calls is announced.
+//! call also waits for, does not matter to the race). Twice the median of
+//! the last three calls is announced: the first check runs while the
+//! node boots and is often several times slower than the device is, and
+//! the runtime repeats the check (see [`RECHECK_AFTER_FIRST`] and
+//! [`RECHECK_EVERY`]) so the figure follows the device.
 
 use std::collections::VecDeque;
 use std::time::Duration;
 
-/// How many recent calls are remembered.
-const REMEMBERED: usize = 8;
+/// How many recent calls the figure is the median of.
+const REMEMBERED: usize = 3;
+
+/// When the device is checked again after the first check.
+pub const RECHECK_AFTER_FIRST: Duration = Duration::from_secs(5);
+/// How often the device is checked after that.
+pub const RECHECK_EVERY: Duration = Duration::from_secs(60);
 
 /// Recent durations of successful agent queries.
 #[derive(Debug, Default)]
@@ -32,11 +40,19 @@ impl FenceSpeed {
         self.queries.push_back(took);
     }
 
-    /// The fence time to announce: twice the slowest recent query, rounded
-    /// up to whole milliseconds; zero while nothing was measured.
+    /// The fence time to announce: twice the median of the recent queries
+    /// (the slower middle one of two), rounded up to whole milliseconds;
+    /// zero while nothing was measured.
     pub fn estimate(&self) -> Duration {
-        let slowest = self.queries.iter().max().copied().unwrap_or_default();
-        Duration::from_millis(u64::try_from((slowest * 2).as_micros().div_ceil(1000)).unwrap_or(u64::MAX))
+        let mut sorted: Vec<Duration> = self.queries.iter().copied().collect();
+        sorted.sort();
+        let median = sorted.get(sorted.len() / 2).copied().unwrap_or_default();
+        Duration::from_millis(u64::try_from((median * 2).as_micros().div_ceil(1000)).unwrap_or(u64::MAX))
+    }
+
+    /// Whether anything was measured.
+    pub fn is_measured(&self) -> bool {
+        !self.queries.is_empty()
     }
 }
 
@@ -54,21 +70,26 @@ mod tests {
     }
 
     #[test]
-    fn twice_the_slowest_recent_query_rounded_up() {
+    fn twice_the_median_of_the_recent_queries_rounded_up() {
         let mut speed = FenceSpeed::default();
-        speed.record_query(ms(150));
+        speed.record_query(ms(1250)); // the first check, while booting
+        assert_eq!(speed.estimate(), ms(2500));
         speed.record_query(Duration::from_micros(170_400));
+        assert_eq!(speed.estimate(), ms(2500), "of two, the slower");
         speed.record_query(ms(120));
-        assert_eq!(speed.estimate(), ms(341));
+        assert_eq!(speed.estimate(), ms(341), "one slow outlier of three is ignored");
+        assert!(speed.is_measured());
     }
 
     #[test]
     fn old_queries_are_forgotten() {
         let mut speed = FenceSpeed::default();
-        speed.record_query(ms(900));
         for _ in 0..REMEMBERED {
             speed.record_query(ms(100));
         }
-        assert_eq!(speed.estimate(), ms(200));
+        for _ in 0..REMEMBERED {
+            speed.record_query(ms(900));
+        }
+        assert_eq!(speed.estimate(), ms(1800), "a device that became slow is announced as slow");
     }
 }

@@ -270,6 +270,7 @@ fn start_node(
         fencer,
         fencing_now: BTreeMap::new(),
         fence_speed: FenceSpeed::default(),
+        next_device_check: None,
         monitoring: BTreeSet::new(),
         next_monitor: Instant::now(),
         timers: Vec::new(),
@@ -365,6 +366,9 @@ struct Node {
     fencing_now: BTreeMap<String, Cancel>,
     /// Durations of this node's agent queries (its announced fence time).
     fence_speed: FenceSpeed,
+    /// When the fence device is checked again (`None`: not yet active, or
+    /// a check is running).
+    next_device_check: Option<Instant>,
     monitoring: BTreeSet<String>,
     next_monitor: Instant,
     timers: Vec<(Instant, Timer)>,
@@ -490,8 +494,11 @@ impl Node {
             let settled = waited >= self.keepalive * 2;
             if settled && (self.cluster.all_peers_heard() || waited >= self.ha.timing.initdead) {
                 actions.extend(self.cluster.become_active());
-                self.check_fence_device();
+                self.check_fence_device(true);
             }
+        }
+        if self.next_device_check.is_some_and(|t| now >= t) && !self.shutting_down {
+            self.check_fence_device(false);
         }
         if !self.ha.monitor_interval.is_zero() && now >= self.next_monitor {
             self.next_monitor = now + self.ha.monitor_interval;
@@ -505,12 +512,16 @@ impl Node {
         names.into_iter().filter(|n| self.ping_liveness.is_alive(n)).count()
     }
 
-    fn check_fence_device(&self) {
+    /// Checks the fence device (`monitor`) on its own thread; the answer's
+    /// duration feeds the announced fence time. The first check logs that
+    /// it runs; the periodic ones only a failure.
+    fn check_fence_device(&mut self, first: bool) {
+        self.next_device_check = None;
         if let Some(fencer) = self.fencer.clone() {
             let tx = self.tx.clone();
             std::thread::spawn(move || {
                 let started = Instant::now();
-                let ok = fencer.monitor().is_ok();
+                let ok = if first { fencer.monitor() } else { fencer.probe() }.is_ok();
                 let _ = tx.send(Event::Agent(AgentReport::DeviceCheck { ok, took: started.elapsed() }));
             });
         }
@@ -580,11 +591,17 @@ impl Node {
                 actions
             }
             AgentReport::DeviceCheck { ok, took } => {
+                let first = !self.fence_speed.is_measured();
+                let again = if first { fence_speed::RECHECK_AFTER_FIRST } else { fence_speed::RECHECK_EVERY };
+                self.next_device_check = Some(Instant::now() + again);
                 if !ok {
                     return Vec::new();
                 }
                 self.fence_speed.record_query(took);
                 let estimate = self.fence_speed.estimate();
+                if estimate == self.cluster.announcement().fence_time {
+                    return Vec::new();
+                }
                 info!(
                     "STONITH device answered in {} ms: announcing a fence time of {} ms",
                     took.as_millis(),

@@ -647,13 +647,6 @@ impl<'p> Builder<'p> {
         }
 
         self.check_stonith_hosts()?;
-        if let (Some((true, line)), Some((FenceAction::Off, _))) = (self.stonith_power_on, self.stonith_action) {
-            return Err(ConfigError::at(
-                self.path,
-                line,
-                "stonith_power_on yes contradicts stonith_action off (a fenced node is to stay off)",
-            ));
-        }
 
         let auto_failback = match (self.auto_failback, self.nice_failback) {
             (Some((policy, _)), None) => policy,

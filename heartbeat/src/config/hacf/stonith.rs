@@ -143,8 +143,11 @@ pub struct StonithConfig {
     /// before fencing, so the holder fences first.
     pub delay: StonithDelay,
     /// `stonith_power_on yes` (default no): a lost peer found powered off,
-    /// or left off by the fence (a reboot of an off domain leaves it off),
-    /// is powered on again (`action=on`) so it rejoins as standby.
+    /// or left off by the fence (a reboot of an off domain leaves it off;
+    /// `stonith_action off` always does), is powered on again (`action=on`)
+    /// once it is safe, so it rejoins as standby. With `stonith_action off`
+    /// this is the quickest failover: the takeover waits for the power-off
+    /// only, the power-on runs beside it.
     pub power_on: bool,
 }
 

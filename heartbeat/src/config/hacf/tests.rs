@@ -446,10 +446,9 @@ fn stonith_settings_and_defaults() {
         err(&format!("{BASE}stonith_power_on maybe\n")),
         "/etc/ha.d/ha.cf:4: stonith_power_on [maybe] is not a boolean (yes or no)"
     );
-    assert_eq!(
-        err(&format!("{BASE}stonith_action off\nstonith_power_on on\n")),
-        "/etc/ha.d/ha.cf:5: stonith_power_on yes contradicts stonith_action off (a fenced node is to stay off)"
-    );
+    // off + power on: the takeover waits for the power-off only, the peer comes back as standby.
+    let (c, _) = ok(&format!("{BASE}stonith_action off\nstonith_power_on on\n"));
+    assert!(c.stonith.power_on && c.stonith.action == FenceAction::Off);
     assert!(c.stonith.hosts.is_empty());
     assert_eq!(
         err(&format!("{BASE}stonith_action reset\n")),
