@@ -209,6 +209,12 @@ wait_for() { # SECONDS DESCRIPTION COMMAND...: poll every 0.2 s until COMMAND su
 }
 serves() { [ "$(serving)" = "$1" ]; }
 joined() { [ "$(peer_state "$(other "$1")" "$1")" = active ]; }
+# fence_time NODE: "N ms (K)" - NODE's announced fence time and how many device answers it is made of
+fence_time() { gexec "$1" 5 heartbeat status 2>/dev/null | sed -n 's/^fence time: \([0-9]*\) ms announced (from \([0-9]*\) device answers)/\1 ms (\2)/p'; }
+settled() { # NODE: its fence time is made of three device answers (the first runs while it boots)
+    case "$(fence_time "$1")" in *"(3)") return 0 ;; esac
+    return 1
+}
 
 start_guest() { vsh start "$(dom "$1")" >/dev/null || { note "virsh start $(dom "$1") failed"; return 1; }; }
 
@@ -227,7 +233,10 @@ fresh_cluster() {
     local t1; t1=$(since "$t0")
     start_guest n2 || return 1
     wait_for 180 "n2 joined as active" joined n2 || return 1
-    note "fresh cluster in $(since "$t0") s (n1 serving after $t1 s), n2 standby"
+    # A cluster that has just formed: wait until both announce a fence time
+    # made of three device answers (heartbeat checks at 0, 2 and 7 s).
+    wait_for 60 "n1 and n2 settled (fence time from 3 device answers)" eval "settled n1 && settled n2" || return 1
+    note "fresh cluster in $(since "$t0") s (n1 serving after $t1 s), n2 standby; fence time n1 $(fence_time n1), n2 $(fence_time n2)"
     FRESH=1
 }
 
@@ -360,7 +369,9 @@ scenario() {
     sleep 1
     stop_sampler
     owners=$(max_owners "$t0")
-    outcome="failover ${failover} s, served by $(serving || echo nobody), max owners $owners, $victim fenced: $fenced, $victim boots +$(($(boots "$victim") - boots0)), $victim domain: $state, rejoined after: ${rejoin} s, longest gap $(gap "$t0") s"
+    local wait
+    wait=$(log_since "$peer" "$off0" | sed -n "s/.*Delaying fencing of $victim by \([0-9]*\) ms.*/\1 ms/p" | head -1)
+    outcome="failover ${failover} s (fence wait ${wait:--}), served by $(serving || echo nobody), max owners $owners, $victim fenced: $fenced, $victim boots +$(($(boots "$victim") - boots0)), $victim domain: $state, rejoined after: ${rejoin} s, longest gap $(gap "$t0") s"
     check "$kind: $peer serves" is "$(serving)" "$peer"
     check "$kind: never two owners" is "$owners" 1
     case "$kind" in

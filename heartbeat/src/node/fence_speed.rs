@@ -10,9 +10,10 @@
 //! when the daemon destroys it, while the reboot's power-on, which a fence
 //! call also waits for, does not matter to the race). Twice the median of
 //! the last three calls is announced: the first check runs while the
-//! node boots and is often several times slower than the device is, and
-//! the runtime repeats the check (see [`RECHECK_AFTER_FIRST`] and
-//! [`RECHECK_EVERY`]) so the figure follows the device.
+//! node boots (and runs the agent for the first time) and is often
+//! several times slower than the device is, so the runtime checks again
+//! soon after ([`FenceSpeed::next_check_in`]), then every minute, and the
+//! figure follows the device.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -20,15 +21,17 @@ use std::time::Duration;
 /// How many recent calls the figure is the median of.
 const REMEMBERED: usize = 3;
 
-/// When the device is checked again after the first check.
-pub const RECHECK_AFTER_FIRST: Duration = Duration::from_secs(5);
+/// Waits before the second and third device checks.
+const EARLY_RECHECKS: [Duration; 2] = [Duration::from_secs(2), Duration::from_secs(5)];
 /// How often the device is checked after that.
-pub const RECHECK_EVERY: Duration = Duration::from_secs(60);
+const RECHECK_EVERY: Duration = Duration::from_secs(60);
 
 /// Recent durations of successful agent queries.
 #[derive(Debug, Default)]
 pub struct FenceSpeed {
     queries: VecDeque<Duration>,
+    /// Device checks finished (answered or not).
+    checks: usize,
 }
 
 impl FenceSpeed {
@@ -50,9 +53,15 @@ impl FenceSpeed {
         Duration::from_millis(u64::try_from((median * 2).as_micros().div_ceil(1000)).unwrap_or(u64::MAX))
     }
 
-    /// Whether anything was measured.
-    pub fn is_measured(&self) -> bool {
-        !self.queries.is_empty()
+    /// How many queries the figure is made of.
+    pub fn samples(&self) -> usize {
+        self.queries.len()
+    }
+
+    /// A device check finished: how long until the next one.
+    pub fn next_check_in(&mut self) -> Duration {
+        self.checks += 1;
+        EARLY_RECHECKS.get(self.checks - 1).copied().unwrap_or(RECHECK_EVERY)
     }
 }
 
@@ -78,7 +87,14 @@ mod tests {
         assert_eq!(speed.estimate(), ms(2500), "of two, the slower");
         speed.record_query(ms(120));
         assert_eq!(speed.estimate(), ms(341), "one slow outlier of three is ignored");
-        assert!(speed.is_measured());
+        assert_eq!(speed.samples(), 3);
+    }
+
+    #[test]
+    fn checks_come_quickly_at_first_then_every_minute() {
+        let mut speed = FenceSpeed::default();
+        let waits: Vec<Duration> = (0..4).map(|_| speed.next_check_in()).collect();
+        assert_eq!(waits, [ms(2000), ms(5000), ms(60_000), ms(60_000)]);
     }
 
     #[test]

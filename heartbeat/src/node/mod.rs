@@ -591,9 +591,7 @@ impl Node {
                 actions
             }
             AgentReport::DeviceCheck { ok, took } => {
-                let first = !self.fence_speed.is_measured();
-                let again = if first { fence_speed::RECHECK_AFTER_FIRST } else { fence_speed::RECHECK_EVERY };
-                self.next_device_check = Some(Instant::now() + again);
+                self.next_device_check = Some(Instant::now() + self.fence_speed.next_check_in());
                 if !ok {
                     return Vec::new();
                 }

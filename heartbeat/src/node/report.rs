@@ -27,6 +27,14 @@ pub(super) fn status(node: &Node) -> String {
         };
         let _ = writeln!(text, "group {}: {place}", group.key);
     }
+    if node.fencer.is_some() {
+        let _ = writeln!(
+            text,
+            "fence time: {} ms announced (from {} device answers)",
+            cluster.announcement().fence_time.as_millis(),
+            node.fence_speed.samples()
+        );
+    }
     let _ = writeln!(text, "dropped packets: {}", node.dropped.summary());
     text
 }
