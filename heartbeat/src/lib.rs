@@ -4,6 +4,7 @@
 //! * [`config`] — ha.cf, authkeys and haresources as typed values.
 //! * [`membership`] — signed cluster messages and replay protection.
 //! * [`process`] — running a helper program with a deadline.
+//! * [`realtime`] — SCHED_FIFO and locked memory for the node (`realtime`).
 //! * [`resources`] — resource scripts, LSB init scripts and OCF agents;
 //!   resource groups.
 //! * [`stonith`] — fencing through fence-agents-style agents.
@@ -13,6 +14,7 @@ pub mod config;
 pub mod membership;
 pub mod node;
 pub mod process;
+pub mod realtime;
 pub mod resources;
 pub mod stonith;
 

@@ -141,6 +141,8 @@ pub fn run_cancellable(
         .process_group(0);
     // The node blocks its termination signals in every thread; its children must not.
     watchdog::command::clear_signal_mask(&mut command);
+    // Nor its realtime scheduling (`realtime`).
+    crate::realtime::normal_policy_in_child(&mut command);
     let deadline = Instant::now() + timeout;
     let mut child = spawn(&mut command).map_err(|source| RunError::Spawn { program: program.clone(), source })?;
     cancel.attach(&child);

@@ -176,6 +176,9 @@ fn start_node(
 ) -> Result<(), RunError> {
     let start = |what: &str, e: std::io::Error| RunError::Start(format!("{what}: {e}"));
     signals::block_termination();
+    if ha.realtime {
+        crate::realtime::enter(ha.rtprio);
+    }
     let unix_now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let generation =
         bump_generation(&options.run_dir.join("hb_generation"), unix_now).map_err(|e| start("generation file", e))?;

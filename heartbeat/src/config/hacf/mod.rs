@@ -35,11 +35,12 @@ pub use stonith::{
 };
 pub use timing::{Timing, DEFAULT_DEADTIME, DEFAULT_KEEPALIVE};
 
+/// `rtprio` when not given: the middle of SCHED_FIFO's 1–99.
+pub const DEFAULT_RTPRIO: i32 = 50;
+
 /// Directives accepted for compatibility that have no effect here; each is
 /// warned about once (spec §1.4, §1.6, §1.7).
 const NO_EFFECT: &[&str] = &[
-    "realtime",
-    "rtprio",
     "coredumps",
     "coreroot",
     "memreserve",
@@ -105,6 +106,8 @@ const KNOWN: &[&str] = &[
     "env",
     "monitor_interval",
     "unfenced_takeover",
+    "realtime",
+    "rtprio",
     "watchdog_socket",
 ];
 
@@ -209,6 +212,12 @@ pub struct HaConfig {
     /// dead peer that cannot be fenced (no `stonith_host`, no watchdog) —
     /// Heartbeat 3.0.6's behaviour, which risks split brain.
     pub unfenced_takeover: bool,
+    /// `realtime` (default on): run the node's threads under SCHED_FIFO at
+    /// `rtprio` and lock its memory, so that no other program on the node
+    /// (a fence agent, a busy service) can delay its heartbeats.
+    pub realtime: bool,
+    /// `rtprio` (1–99, default 50: the middle of SCHED_FIFO's range).
+    pub rtprio: i32,
     /// `watchdog_socket` (our extension): the fence-watchdog feed socket used
     /// with `watchdog` (default `/run/fence-watchdog.sock`).
     pub watchdog_socket: PathBuf,
@@ -299,6 +308,8 @@ struct Builder<'p> {
     env: Vec<(String, String)>,
     monitor_interval: AtLine<Duration>,
     unfenced_takeover: AtLine<bool>,
+    realtime: AtLine<bool>,
+    rtprio: AtLine<i32>,
     watchdog_socket: AtLine<PathBuf>,
     warned_no_effect: HashSet<String>,
 }
@@ -328,6 +339,8 @@ impl<'p> Builder<'p> {
             env: Vec::new(),
             monitor_interval: None,
             unfenced_takeover: None,
+            realtime: None,
+            rtprio: None,
             watchdog_socket: None,
             warned_no_effect: HashSet::new(),
         }
@@ -554,6 +567,20 @@ impl<'p> Builder<'p> {
                 let d = time_value(name, &value)?;
                 self.set(|b| &mut b.monitor_interval, name, d, line);
             }
+            "realtime" => {
+                let v = one_value(name, args)?;
+                let on = parse_bool(&v).ok_or_else(|| format!("realtime [{v}] is not a boolean (yes or no)"))?;
+                self.set(|b| &mut b.realtime, name, on, line);
+            }
+            "rtprio" => {
+                let v = one_value(name, args)?;
+                let prio = v
+                    .parse::<i32>()
+                    .ok()
+                    .filter(|p| (1..=99).contains(p))
+                    .ok_or_else(|| format!("rtprio [{v}] is not a SCHED_FIFO priority (1 to 99)"))?;
+                self.set(|b| &mut b.rtprio, name, prio, line);
+            }
             "unfenced_takeover" => {
                 let v = one_value(name, args)?;
                 let on =
@@ -689,6 +716,8 @@ impl<'p> Builder<'p> {
             env: self.env,
             monitor_interval: self.monitor_interval.map_or(DEFAULT_MONITOR_INTERVAL, |(d, _)| d),
             unfenced_takeover: self.unfenced_takeover.is_some_and(|(on, _)| on),
+            realtime: self.realtime.is_none_or(|(on, _)| on),
+            rtprio: self.rtprio.map_or(DEFAULT_RTPRIO, |(p, _)| p),
             watchdog_socket: self.watchdog_socket.map_or_else(|| PathBuf::from(DEFAULT_WATCHDOG_SOCKET), |(p, _)| p),
         };
         Ok((config, self.warnings))

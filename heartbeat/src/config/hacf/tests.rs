@@ -495,19 +495,32 @@ fn stonith_host_checks_against_nodes() {
 
 #[test]
 fn directives_without_effect_warn_once_each() {
-    let (_, w) = ok(&format!("{BASE}realtime on\ncoredumps true\nrealtime off\nbaud 19200\n"));
+    let (_, w) = ok(&format!("{BASE}memreserve 6500\ncoredumps true\nmemreserve 7000\nbaud 19200\n"));
     assert_eq!(
         w,
         [
-            "/etc/ha.d/ha.cf:4: directive [realtime] is accepted for compatibility but has no effect here",
+            "/etc/ha.d/ha.cf:4: directive [memreserve] is accepted for compatibility but has no effect here",
             "/etc/ha.d/ha.cf:5: directive [coredumps] is accepted for compatibility but has no effect here",
             "/etc/ha.d/ha.cf:7: directive [baud] is accepted for compatibility but has no effect here",
         ]
     );
-    for name in NO_EFFECT {
-        let (_, w) = ok(&format!("{BASE}{name} x\n"));
-        assert_eq!(w.len(), 1, "{name}");
-    }
+}
+
+#[test]
+fn realtime_and_rtprio() {
+    let (c, w) = ok(BASE);
+    assert!(c.realtime && c.rtprio == DEFAULT_RTPRIO && w.is_empty());
+    let (c, _) = ok(&format!("{BASE}realtime off\nrtprio 20\n"));
+    assert!(!c.realtime);
+    assert_eq!(c.rtprio, 20);
+    assert_eq!(
+        err(&format!("{BASE}rtprio 0\n")),
+        "/etc/ha.d/ha.cf:4: rtprio [0] is not a SCHED_FIFO priority (1 to 99)"
+    );
+    assert_eq!(
+        err(&format!("{BASE}realtime maybe\n")),
+        "/etc/ha.d/ha.cf:4: realtime [maybe] is not a boolean (yes or no)"
+    );
 }
 
 #[test]
