@@ -240,7 +240,6 @@ write_conf "$TMP/stock.conf"
 
 declare -A R                   # results: R[side,figure]
 declare -A DPID                # daemon pid per side
-NAME_o="ours"; NAME_s="stock"
 sidename() { # o: ours, s: stock, r: ours with reboot_method "reset" (--qemu)
     case "$1" in o) echo ours ;; r) echo ours-reset ;; *) echo stock ;; esac
 }
@@ -261,7 +260,8 @@ median() { # values... -> median (or n/a)
 # xvm SIDE HOST TIMEOUT ARGS... : one stock fence_xvm run; sets LAST_MS, LAST_RC
 xvm() {
     local side=$1 host=$2 t=$3; shift 3
-    local log="$TMP/xvm-$(sidename "$side").log" t0
+    local log t0
+    log="$TMP/xvm-$(sidename "$side").log"
     echo "--- host $host: fence_xvm -t $t $*" >> "$log"
     t0=$(now_ns)
     timeout -k 2 $((t + 20)) ip netns exec "${TAG}${side}${host}" "$XVM" -k "$KEY" -t "$t" "$@" >> "$log" 2>&1

@@ -369,7 +369,7 @@ RESULTS=$WORK/results # lines: label value(s)
 # default), label $4, run number $5. Prints one line, appends to RESULTS.
 failover_run() {
     local impl=$1 timing=$2 delay=$3 label=$4 n=$5
-    local dir=$WORK/logs/$label-$n fence_log probe t0 t_off line answered first_bravo
+    local dir=$WORK/logs/$label-$n fence_log probe t0 t_off answered first_bravo
     local settle limit
     mkdir -p "$dir"
     fence_log=$dir/fence.log
@@ -473,7 +473,7 @@ col_median() { # label column -> median of that column (skipping "-")
 SOAK_RESULTS=$WORK/soak
 : >"$SOAK_RESULTS"
 soak() {
-    local impl=$1 seconds=$2 dir=$WORK/logs/soak-$1 probe mark_a mark_b ncpu fence_log
+    local impl=$1 seconds=$2 dir=$WORK/logs/soak-$1 probe ncpu fence_log
     mkdir -p "$dir"
     fence_log=$dir/fence.log
     : >"$fence_log"
@@ -544,7 +544,6 @@ soak() {
     [ -n "$(ip netns pids "$NS_A")" ] && alive_a=yes || alive_a=no
     [ -n "$(ip netns pids "$NS_B")" ] && alive_b=yes || alive_b=no
     stop_probe
-    local false_failovers=$((events_b > 0 || fences > 0 || served_by_bravo > 0 ? 1 : 0))
     echo "  soak ($impl): $seconds s, CPU ${load_sample:-?}; failover events alpha $events_a, bravo $events_b;" \
         "fence calls $fences; answers from bravo $served_by_bravo; late-heartbeat warnings alpha $late_a, bravo $late_b" \
         "(longest interval ${max_late} ms); client answers $answered of ~${requests%.*}; nodes alive: alpha $alive_a, bravo $alive_b"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # bench/qemu-mode.sh - the --qemu mode of bench/compare.sh (sourced by it,
 # not run on its own): single-reboot comparison on a real QEMU guest under
 # libvirtd (qemu:///system), for both of our reboot methods.
@@ -219,7 +220,9 @@ qemu_main() {
     mkdir -p "$TMP/bin"
     ln -s "$(readlink -f "$OURS_DIR/fence_virtd")" "$TMP/bin/fvb-ours-virtd"
     ln -s "$(readlink -f "$STOCK_DAEMON")" "$TMP/bin/fvb-stock-virtd"
+    # shellcheck disable=SC2034 # read by compare.sh start_daemon
     OURS_EXEC="$TMP/bin/fvb-ours-virtd"
+    # shellcheck disable=SC2034 # likewise
     STOCK_EXEC="$TMP/bin/fvb-stock-virtd"
     write_conf "$TMP/ours.conf" "$VIRSH_URI" cycle
     write_conf "$TMP/ours-reset.conf" "$VIRSH_URI" reset

@@ -8,6 +8,7 @@ packages+=(qemu-system-x86 linux-image-amd64 busybox-static cpio xz-utils)  # wa
 packages+=(libvirt-daemon)  # a real libvirtd (hung with SIGSTOP) for the daemon's deadline tests
 packages+=(resource-agents iptables)  # heartbeat cluster tests: IPaddr2 for the service address; cutting heartbeat links
 packages+=(libvirt-daemon-system libvirt-clients python3)  # vm_cluster test: two guests under libvirtd (scripts/vm-cluster.sh)
+packages+=(shellcheck)  # lint gate of scripts/test.sh
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -22,4 +23,8 @@ fi
 if ! command -v cargo >/dev/null; then
   echo "setup: cargo is not installed (install Rust with rustup, then re-run)" >&2
   exit 1
+fi
+# rustfmt and clippy for the lint gate (part of rustup's default profile).
+if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
+  rustup component add rustfmt clippy
 fi

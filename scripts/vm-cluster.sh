@@ -11,7 +11,7 @@
 #   vm-cluster.sh log NODE                  the guest's console output so far
 #   vm-cluster.sh down                      remove everything `up` created
 #   vm-cluster.sh scenario KIND [--trials N]  one scenario of `test` on the cluster that is up;
-#                                           KIND stalefence: a fence in flight at a clean stop (issue 11)
+#                                           KIND stalefence: a fence in flight at a clean stop
 #   vm-cluster.sh [OPTIONS] test [--quick] [--trials N]
 #                                           every scenario from a fresh cluster, one MEASURED line
 #                                           each; exit 1 when an outcome is wrong; `down` at exit
@@ -332,7 +332,7 @@ ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 >= b + 0) }'; }
 
 # scenario KIND: fresh cluster, fail n1 (the server), measure, check outcomes.
 scenario() {
-    local kind=$1 victim=n1 peer=n2 t0 failover boots0 off0 state fenced owners rejoin t_rejoin outcome
+    local kind=$1 victim=n1 peer=n2 t0 failover boots0 off0 state fenced owners rejoin outcome
     SCEN_OK=1
     fresh_cluster || { echo "MEASURED $kind: cluster did not come up"; FAILED=1; return; }
     boots0=$(boots "$victim")
@@ -474,6 +474,7 @@ run_test() {
     cmd_up || exit 1
     echo "vm-cluster test: $(nproc) CPU(s), $([ "$KVM" = 1 ] && echo KVM || echo TCG), NIC $NIC, daemon ${FENCE_VIRTD:-$BIN/fence_virtd}, guest fence_xvm ${VMC_GUEST_XVM:-$BIN/fence_xvm}, stonith_delay ${VMC_STONITH_DELAY:-default}"
     for k in $kinds; do scenario "$k"; done
+    stale_fence
     split_trials "$TRIALS"
     echo "MEASURED total: $(since "$t0") s"
     if [ "$FAILED" = 1 ]; then

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # scripts/lib/libvirt.sh - start libvirtd for qemu:///system where no init
 # system runs it (a container, CI), shared by scripts/vm-cluster.sh and
 # bench/qemu-mode.sh. Source it; bash.
@@ -14,12 +15,13 @@
 #   libvirt_stop DIR    stop what libvirt_start started (libvirtd first).
 
 LIBVIRT_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck disable=SC2034 # read by the scripts that source this file
 LIBVIRT_NOTE=""
 
 libvirt_answers() { timeout -k 1 5 virsh -q -c qemu:///system uri >/dev/null 2>&1; }
 
 libvirt_start() {
-    local dir=$1 lvd pid i
+    local dir=$1 lvd pid
     if libvirt_answers; then
         LIBVIRT_NOTE="already running (used as is; not started or stopped here)"
         return 0
@@ -28,7 +30,7 @@ libvirt_start() {
     if ! { [ -S /run/libvirt/virtlogd-sock ] && pgrep -x virtlogd >/dev/null; }; then
         setsid virtlogd </dev/null >"$dir/virtlogd.log" 2>&1 &
         echo $! >"$dir/virtlogd.pid"
-        for i in $(seq 1 50); do [ -S /run/libvirt/virtlogd-sock ] && break; sleep 0.1; done
+        for _ in $(seq 1 50); do [ -S /run/libvirt/virtlogd-sock ] && break; sleep 0.1; done
         [ -S /run/libvirt/virtlogd-sock ] ||
             { echo "virtlogd did not create /run/libvirt/virtlogd-sock in 5 s: $(tail -3 "$dir/virtlogd.log")" >&2; return 1; }
     fi
@@ -37,12 +39,13 @@ libvirt_start() {
     setsid python3 "$LIBVIRT_LIB_DIR/reaper.py" "$lvd" </dev/null >"$dir/libvirtd.log" 2>&1 &
     pid=$!
     echo "$pid" >"$dir/libvirtd.pid"
-    for i in $(seq 1 150); do
+    for _ in $(seq 1 150); do
         kill -0 "$pid" 2>/dev/null || { echo "$lvd exited at start: $(tail -3 "$dir/libvirtd.log")" >&2; return 1; }
         libvirt_answers && break
         sleep 0.1
     done
     libvirt_answers || { echo "$lvd did not answer on qemu:///system within 15 s" >&2; return 1; }
+    # shellcheck disable=SC2034
     LIBVIRT_NOTE="started here ($(basename "$lvd") under a subreaper, pid $pid)"
 }
 

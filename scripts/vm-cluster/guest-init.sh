@@ -1,4 +1,6 @@
 #!/bin/busybox sh
+# shellcheck shell=dash
+# shellcheck disable=SC2154 # vmc_* come from the kernel command line
 # /init of the cluster guests of scripts/vm-cluster.sh. The kernel command
 # line names the node (vmc_node=n1) and the NIC model's module is already in
 # the image. Sets up the two NICs (found by MAC: "pub" and "hb"), writes

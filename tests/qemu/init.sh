@@ -1,4 +1,6 @@
 #!/bin/busybox sh
+# shellcheck shell=dash
+# shellcheck disable=SC2154 # fwt and friends come from the kernel command line
 # /init of the watchdog test guest. Runs the scenario named by `fwt=` on
 # the kernel command line (the kernel hands it to us as $fwt) and prints
 # "FWT: ..." markers on the serial console, with the uptime where the

@@ -2,7 +2,8 @@
 //! boots two QEMU guests (software emulation) under libvirtd, each running
 //! our `heartbeat` with our `fence_xvm` as its STONITH agent, fenced through
 //! our `fence_virtd` on this host, and checks the outcomes of the quick
-//! subset of failure scenarios (who serves, how many owners, fenced or not).
+//! subset of failure scenarios (who serves, how many owners, fenced or not,
+//! and that a fence in flight at a clean stop is cancelled).
 //! The script's own exit status carries the verdict; its `MEASURED` lines
 //! are printed, not asserted (timings under emulation on a shared machine
 //! are figures, not pass/fail).
@@ -111,7 +112,7 @@ fn two_guest_cluster_fails_over_and_fences_through_our_daemon() {
     let output: Vec<String> = rx.try_iter().collect();
     eprintln!("vm-cluster test --quick took {:.0} s", started.elapsed().as_secs_f64());
     assert!(status.success(), "scripts/vm-cluster.sh test --quick failed ({status}); its output is above");
-    for scenario in ["graceful", "power", "split"] {
+    for scenario in ["graceful", "power", "stalefence", "split"] {
         let line = output.iter().find(|l| l.starts_with(&format!("MEASURED {scenario}:")));
         let line = line.unwrap_or_else(|| panic!("no MEASURED line for {scenario} in the output"));
         assert!(line.ends_with(" OK"), "{scenario}: {line}");

@@ -73,7 +73,7 @@ impl DropCounters {
 }
 
 /// Warns once per (source address, kind of problem), for at most
-/// [`MAX_WARNED`] pairs; shared by the receive threads.
+/// `MAX_WARNED` (1000) pairs; shared by the receive threads.
 #[derive(Debug, Default, Clone)]
 pub struct Warnings(Arc<Mutex<BTreeSet<String>>>);
 
