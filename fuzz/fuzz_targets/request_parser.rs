@@ -1,5 +1,5 @@
 //! Any byte string is a typed request or a typed rejection, never a panic;
-//! an accepted request re-encodes to the same bytes.
+//! an accepted request re-encodes to bytes that decode to the same request.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

@@ -5,7 +5,8 @@ use keys::HashAlgorithm;
 /// The request code (byte 0 of a request).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Operation {
-    /// `null`: a no-op the libvirt backend always fails.
+    /// `null`: a no-op; the daemon's dispatcher answers it with failure
+    /// without calling a backend (stock's libvirt backend fails it too).
     Null,
     /// `off`: hard power-off.
     Off,

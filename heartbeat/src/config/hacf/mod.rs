@@ -203,7 +203,8 @@ pub struct HaConfig {
     pub watchdog: Option<PathBuf>,
     /// STONITH settings.
     pub stonith: StonithConfig,
-    /// `env NAME=value`: exported to respawned programs.
+    /// `env NAME=value`: exported to resource scripts, after the `HA_*`
+    /// variables (there is no respawn).
     pub env: Vec<(String, String)>,
     /// `monitor_interval` (our extension, default 10 s, 0 = off): how often
     /// the groups held here are checked with `status`/`monitor`.
