@@ -11,7 +11,7 @@
 # (bravo). The client starts a request every 15 ms. Fast settings
 # (keepalive 200ms / deadtime 1) and the classic ones (keepalive 2 /
 # deadtime 30). Ours fences alpha first (test fence agent
-# bench/heartbeat/fence_netns, after stonith_delay); stock runs without
+# tests/heartbeat/fence_netns, after stonith_delay); stock runs without
 # STONITH, so ours is also measured without it (unfenced_takeover yes) for a
 # like-for-like ratio. --soak: both nodes with the fast settings under full
 # CPU load, counting false failovers. See bench/README.md.
@@ -34,6 +34,7 @@ export LC_ALL=C
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 HELPERS=$HERE/heartbeat
+FENCE_NETNS=$(cd "$HERE/../tests/heartbeat" && pwd)/fence_netns  # the test suite's agent, shared
 STOCK_BIN=/usr/libexec/heartbeat/heartbeat
 
 RUNS=5
@@ -259,7 +260,7 @@ ours_config() {
         if [ "$delay" = none ]; then
             echo "unfenced_takeover yes"
         else
-            echo "stonith_host * $HELPERS/fence_netns host_map=alpha:$NS_A;bravo:$NS_B log=$fence_log"
+            echo "stonith_host * $FENCE_NETNS host_map=alpha:$NS_A;bravo:$NS_B log=$fence_log"
             [ -n "$delay" ] && echo "stonith_delay $delay"
         fi
     } >"$dir/ha.cf"
@@ -409,7 +410,7 @@ failover_run() {
     t0=$(now)
     kill -9 $pids 2>/dev/null
     printf 'action=off\nplug=%s\nnodename=alpha\nlog=%s\n' "$NS_A" "$dir/power-off.log" |
-        "$HELPERS/fence_netns" >/dev/null
+        "$FENCE_NETNS" >/dev/null
     t_off=$(now)
     # Wait for bravo's first answer.
     if [ "$timing" = classic ]; then limit=120; else limit=30; fi
