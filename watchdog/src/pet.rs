@@ -146,10 +146,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("dog");
         std::fs::write(&path, b"").unwrap();
+        let started = Instant::now();
         let petter = Petter::start(Watchdog::open(&path).unwrap(), Duration::from_millis(20), None).unwrap();
         std::thread::sleep(Duration::from_millis(210));
         let (dog, stats) = petter.stop();
-        assert!((8..=13).contains(&stats.errors), "{stats:?}");
+        // It petted, and never faster than its schedule (however slow the machine).
+        let due = (started.elapsed().as_millis() / 20) as u64 + 1;
+        assert!(stats.errors >= 1 && stats.errors <= due, "{stats:?}, at most {due} due");
         assert_eq!(stats.keepalives, 0);
         assert_eq!(dog.path(), path);
         assert!(stats.to_string().ends_with(&format!("over 0 keepalives ({} failed)", stats.errors)), "{stats}");
