@@ -9,6 +9,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use socket2::{Domain, Protocol, Socket, Type};
 use tracing::debug;
+use watchdog::icmp;
 
 /// Sends echo requests and hands replies to a callback.
 #[derive(Debug)]
@@ -19,35 +20,13 @@ pub struct Pinger {
     sequence: u16,
 }
 
-/// RFC 1071 Internet checksum.
-fn checksum(data: &[u8]) -> u16 {
-    let mut sum: u32 = data.chunks(2).map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]))).sum();
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
-}
-
-/// An ICMP echo request.
-fn echo_request(identifier: u16, sequence: u16) -> Vec<u8> {
-    let mut packet = vec![8u8, 0, 0, 0];
-    packet.extend_from_slice(&identifier.to_be_bytes());
-    packet.extend_from_slice(&sequence.to_be_bytes());
-    packet.extend_from_slice(b"heartbeat ping");
-    let sum = checksum(&packet);
-    packet[2..4].copy_from_slice(&sum.to_be_bytes());
-    packet
-}
+/// The payload of our echo requests.
+const PAYLOAD: &[u8] = b"heartbeat ping";
 
 /// The source of an echo reply with our identifier in a raw IPv4 packet.
 fn reply_source(packet: &[u8], identifier: u16) -> Option<Ipv4Addr> {
-    let header_len = usize::from(packet.first()? & 0x0f) * 4;
-    let icmp = packet.get(header_len..)?;
-    if icmp.len() < 8 || icmp[0] != 0 || u16::from_be_bytes([icmp[4], icmp[5]]) != identifier {
-        return None;
-    }
-    let src = packet.get(12..16)?;
-    Some(Ipv4Addr::new(src[0], src[1], src[2], src[3]))
+    let (source, icmp) = icmp::split_raw_ipv4(packet)?;
+    icmp::echo_reply(icmp, false).filter(|(id, _)| *id == identifier).map(|_| source)
 }
 
 impl Pinger {
@@ -78,7 +57,7 @@ impl Pinger {
     /// network are expected while a link is down and only logged at debug).
     pub fn send_round(&mut self) {
         self.sequence = self.sequence.wrapping_add(1);
-        let packet = echo_request(self.identifier, self.sequence);
+        let packet = icmp::echo_request(false, self.identifier, self.sequence, PAYLOAD);
         for target in &self.targets {
             if let Err(e) = self.socket.send_to(&packet, &SocketAddr::from((*target, 0)).into()) {
                 debug!("ping {target}: {e}");
@@ -113,18 +92,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn echo_request_checksum_verifies_to_zero() {
-        let packet = echo_request(0x1234, 7);
-        assert_eq!(packet[0], 8);
-        assert_eq!(checksum(&packet), 0);
-    }
-
-    #[test]
     fn reply_source_accepts_only_our_echo_replies() {
         let mut ip = vec![0x45u8, 0, 0, 0, 0, 0, 0, 0, 64, 1, 0, 0, 198, 18, 0, 254, 198, 18, 0, 1];
-        let mut icmp = echo_request(0x1234, 1);
-        icmp[0] = 0;
-        ip.extend_from_slice(&icmp);
+        let mut reply = icmp::echo_request(false, 0x1234, 1, PAYLOAD);
+        reply[0] = 0;
+        ip.extend_from_slice(&reply);
         assert_eq!(reply_source(&ip, 0x1234), Some(Ipv4Addr::new(198, 18, 0, 254)));
         assert_eq!(reply_source(&ip, 0x4321), None);
         ip[20] = 8;

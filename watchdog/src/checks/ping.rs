@@ -14,6 +14,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use super::{Check, Failure};
 use crate::config::show_duration;
+use crate::icmp;
 
 const PAYLOAD: &[u8; 16] = b"fence-watchdog\0\0";
 static NEXT_SEQUENCE: AtomicU16 = AtomicU16::new(1);
@@ -42,42 +43,12 @@ fn errno(e: &std::io::Error) -> Errno {
     Errno::from_raw(e.raw_os_error().unwrap_or(0))
 }
 
-/// The internet checksum of RFC 1071.
-fn checksum(data: &[u8]) -> u16 {
-    let mut sum: u32 = data.chunks(2).map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]))).sum();
-    while sum >> 16 != 0 {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
-}
-
-fn echo_request(v6: bool, ident: u16, sequence: u16) -> Vec<u8> {
-    let mut packet = vec![if v6 { 128 } else { 8 }, 0, 0, 0];
-    packet.extend_from_slice(&ident.to_be_bytes());
-    packet.extend_from_slice(&sequence.to_be_bytes());
-    packet.extend_from_slice(PAYLOAD);
-    if !v6 {
-        // ICMPv6 checksums cover a pseudo-header: the kernel fills them in.
-        let sum = checksum(&packet);
-        packet[2..4].copy_from_slice(&sum.to_be_bytes());
-    }
-    packet
-}
-
 /// Whether `packet` (as read from the socket) is our echo reply.
 fn is_reply(packet: &[u8], v6: bool, raw: bool, ident: u16, sequence: u16) -> bool {
     // Raw IPv4 sockets hand over the IP header too.
-    let icmp = if raw && !v6 {
-        let header = usize::from(packet.first().map_or(0, |b| b & 0x0f)) * 4;
-        packet.get(header..).unwrap_or(&[])
-    } else {
-        packet
-    };
-    if icmp.len() < 8 || icmp[0] != if v6 { 129 } else { 0 } {
-        return false;
-    }
+    let icmp = if raw && !v6 { icmp::split_raw_ipv4(packet).map_or(&[][..], |(_, icmp)| icmp) } else { packet };
     // Datagram sockets get their identifier from the kernel.
-    (!raw || icmp[4..6] == ident.to_be_bytes()) && icmp[6..8] == sequence.to_be_bytes()
+    icmp::echo_reply(icmp, v6).is_some_and(|(id, seq)| (!raw || id == ident) && seq == sequence)
 }
 
 fn open(target: IpAddr) -> std::io::Result<(Socket, bool)> {
@@ -101,7 +72,7 @@ pub fn ping(target: IpAddr, timeout: Duration) -> Result<Duration, Failure> {
     let sequence = NEXT_SEQUENCE.fetch_add(1, Ordering::Relaxed);
     socket.connect(&SocketAddr::new(target, 0).into()).map_err(|e| fail("connect", e))?;
     let started = Instant::now();
-    socket.send(&echo_request(v6, ident, sequence)).map_err(|e| fail("send", e))?;
+    socket.send(&icmp::echo_request(v6, ident, sequence, PAYLOAD)).map_err(|e| fail("send", e))?;
     let deadline = started + timeout;
     let mut buffer = [0u8; 1500];
     loop {
@@ -128,17 +99,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_checksum_is_rfc_1071() {
-        // Echo request, id 0x1234, seq 1, no payload: sum 0x0800+0x1234+0x0001.
-        let packet = [8, 0, 0, 0, 0x12, 0x34, 0, 1];
-        assert_eq!(checksum(&packet), !0x1a35);
-        let request = echo_request(false, 0x1234, 1);
-        assert_eq!(checksum(&request), 0, "a packet with its checksum sums to zero");
-    }
-
-    #[test]
     fn replies_are_matched_by_identifier_and_sequence() {
-        let mut reply = echo_request(false, 7, 9);
+        let mut reply = icmp::echo_request(false, 7, 9, PAYLOAD);
         reply[0] = 0;
         assert!(is_reply(&reply, false, false, 1, 9), "datagram sockets: the kernel owns the identifier");
         assert!(!is_reply(&reply, false, false, 7, 10));
@@ -147,7 +109,7 @@ mod tests {
         with_ip.extend_from_slice(&reply);
         assert!(is_reply(&with_ip, false, true, 7, 9));
         assert!(!is_reply(&with_ip, false, true, 8, 9));
-        assert!(!is_reply(&echo_request(false, 7, 9), false, false, 7, 9), "a request is no reply");
+        assert!(!is_reply(&icmp::echo_request(false, 7, 9, PAYLOAD), false, false, 7, 9), "a request is no reply");
     }
 
     #[test]
