@@ -13,10 +13,12 @@
 pub mod config;
 pub mod membership;
 pub mod node;
-pub mod process;
 pub mod realtime;
 pub mod resources;
 pub mod stonith;
+
+/// Running helper programs with a deadline (shared: [`plumbing::process`]).
+pub use plumbing::process;
 
 #[cfg(test)]
 mod testutil;

@@ -1,31 +1,14 @@
 //! Running a configured command (a test command, the repair command) with
 //! a time limit; a command that overruns is killed with its process group.
 
-use std::process::{Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::errno::Errno;
-use nix::sys::signal::{killpg, pthread_sigmask, SigSet, SigmaskHow, Signal};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
+use plumbing::process::{self, RunError};
 
 use crate::checks::Failure;
 use crate::config::{show_duration, CommandLine};
-
-/// Makes `command`'s child start with no signal blocked. A daemon that
-/// takes its termination signals on one thread blocks them in every
-/// thread, and a child inherits the spawning thread's mask (std does not
-/// clear it): a program it starts would ignore `kill` — a resource script
-/// stopping its service would wait for its SIGKILL fallback.
-pub fn clear_signal_mask(command: &mut Command) {
-    use std::os::unix::process::CommandExt;
-    // SAFETY: runs in the forked child before exec; pthread_sigmask is
-    // async-signal-safe and touches no memory shared with the parent.
-    unsafe {
-        command.pre_exec(|| {
-            pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None).map_err(std::io::Error::from)
-        });
-    }
-}
 
 /// Runs `command` (with `extra_args` and `env` added), waiting at most
 /// `timeout`; `Ok` when it exits 0.
@@ -39,34 +22,30 @@ pub fn run(
     env: &[(&str, &str)],
     timeout: Duration,
 ) -> Result<(), Failure> {
-    use std::os::unix::process::{CommandExt, ExitStatusExt};
+    use std::os::unix::process::ExitStatusExt;
     let mut cmd = command.command();
-    cmd.args(extra_args).envs(env.iter().copied()).stdin(Stdio::null()).process_group(0);
-    clear_signal_mask(&mut cmd);
-    let mut child = cmd.spawn().map_err(|e| Failure {
-        reason: format!("`{command}` could not be started: {e}"),
-        code: e.raw_os_error().unwrap_or(Errno::ENOEXEC as i32),
-    })?;
-    let deadline = Instant::now() + timeout;
-    let status: ExitStatus = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() >= deadline => {
-                let _ = killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
-                let _ = child.wait();
-                return Err(Failure {
-                    reason: format!("`{command}` did not finish within {} and was killed", show_duration(timeout)),
-                    code: Errno::ETIMEDOUT as i32,
-                });
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
-            Err(e) => {
-                return Err(Failure {
-                    reason: format!("`{command}`: cannot wait for it: {e}"),
-                    code: e.raw_os_error().unwrap_or(Errno::ECHILD as i32),
-                })
-            }
+    cmd.args(extra_args).envs(env.iter().copied());
+    let status = match process::run(cmd, None, timeout) {
+        Ok(output) => output.status,
+        Err(RunError::Spawn { source, .. }) => {
+            return Err(Failure {
+                reason: format!("`{command}` could not be started: {source}"),
+                code: source.raw_os_error().unwrap_or(Errno::ENOEXEC as i32),
+            })
         }
+        Err(RunError::Timeout { .. }) => {
+            return Err(Failure {
+                reason: format!("`{command}` did not finish within {} and was killed", show_duration(timeout)),
+                code: Errno::ETIMEDOUT as i32,
+            })
+        }
+        Err(RunError::Wait { source, .. }) => {
+            return Err(Failure {
+                reason: format!("`{command}`: cannot wait for it: {source}"),
+                code: source.raw_os_error().unwrap_or(Errno::ECHILD as i32),
+            })
+        }
+        Err(RunError::Cancelled { .. }) => unreachable!("nothing cancels this run"),
     };
     match (status.code(), status.signal()) {
         (Some(0), _) => Ok(()),
@@ -81,6 +60,8 @@ pub fn run(
 
 #[cfg(test)]
 mod tests {
+    use std::time::Instant;
+
     use super::*;
 
     fn sh(script: &str) -> CommandLine {
@@ -95,29 +76,6 @@ mod tests {
         assert_eq!(f.code, 3);
         let f = run(&sh("kill -TERM $$"), &[], &[], Duration::from_secs(5)).unwrap_err();
         assert!(f.reason.ends_with("was killed by SIGTERM"), "{}", f.reason);
-    }
-
-    #[test]
-    fn a_command_starts_with_no_signal_blocked() {
-        // The service blocks SIGTERM/SIGINT/SIGHUP in its threads; a test
-        // command must not inherit that. grep directly: dash clears the mask.
-        let dir = tempfile::tempdir().unwrap();
-        let out = dir.path().join("mask");
-        let handle = std::thread::spawn({
-            let out = out.clone();
-            move || {
-                let mut set = SigSet::empty();
-                set.add(Signal::SIGTERM);
-                pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), None).unwrap();
-                let mut cmd = Command::new("grep");
-                cmd.args(["SigBlk", "/proc/self/status"]).stdout(std::fs::File::create(&out).unwrap());
-                clear_signal_mask(&mut cmd);
-                cmd.status().unwrap()
-            }
-        });
-        assert!(handle.join().unwrap().success());
-        let text = std::fs::read_to_string(&out).unwrap();
-        assert_eq!(text.split_whitespace().nth(1), Some("0000000000000000"), "{text}");
     }
 
     #[test]

@@ -62,7 +62,6 @@ pub mod command;
 pub mod config;
 pub mod device;
 pub mod feed;
-pub mod icmp;
 mod ioctl;
 pub mod logging;
 pub mod monitor;

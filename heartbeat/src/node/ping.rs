@@ -7,9 +7,9 @@ use std::io;
 use std::mem::MaybeUninit;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
+use plumbing::icmp;
 use socket2::{Domain, Protocol, Socket, Type};
 use tracing::debug;
-use watchdog::icmp;
 
 /// Sends echo requests and hands replies to a callback.
 #[derive(Debug)]

@@ -14,7 +14,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use super::{Check, Failure};
 use crate::config::show_duration;
-use crate::icmp;
+use plumbing::icmp;
 
 const PAYLOAD: &[u8; 16] = b"fence-watchdog\0\0";
 static NEXT_SEQUENCE: AtomicU16 = AtomicU16::new(1);

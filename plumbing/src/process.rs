@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::signal::{killpg, Signal};
+use nix::sys::signal::{killpg, pthread_sigmask, SigSet, SigmaskHow, Signal};
 use nix::unistd::Pid;
 
 /// How much of each output stream is kept (the rest is read and dropped).
@@ -120,6 +120,28 @@ impl Cancel {
     }
 }
 
+/// Makes `command`'s child start with no signal blocked and under the
+/// normal scheduling policy, whatever the spawning thread has. A daemon
+/// that takes its termination signals on one thread blocks them in every
+/// thread, and a child inherits the spawning thread's mask (std does not
+/// clear it): a service a script starts would ignore `kill`. A realtime
+/// node (heartbeat's `realtime`) must not hand SCHED_FIFO to its scripts.
+pub fn child_defaults(command: &mut Command) {
+    // SAFETY: runs in the forked child before exec; pthread_sigmask and
+    // sched_setscheduler are async-signal-safe system calls that touch no
+    // memory shared with the parent.
+    unsafe {
+        command.pre_exec(|| {
+            pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None).map_err(io::Error::from)?;
+            let param = nix::libc::sched_param { sched_priority: 0 };
+            if nix::libc::sched_setscheduler(0, nix::libc::SCHED_OTHER, &param) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
 /// Runs `command` to completion or until `timeout`, feeding it `input` on
 /// stdin (none: `/dev/null`).
 pub fn run(command: Command, input: Option<&[u8]>, timeout: Duration) -> Result<Output, RunError> {
@@ -139,10 +161,7 @@ pub fn run_cancellable(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
-    // The node blocks its termination signals in every thread; its children must not.
-    watchdog::command::clear_signal_mask(&mut command);
-    // Nor its realtime scheduling (`realtime`).
-    crate::realtime::normal_policy_in_child(&mut command);
+    child_defaults(&mut command);
     let deadline = Instant::now() + timeout;
     let mut child = spawn(&mut command).map_err(|source| RunError::Spawn { program: program.clone(), source })?;
     cancel.attach(&child);
@@ -383,6 +402,34 @@ mod tests {
         cancel.cancel();
         let err = run_cancellable(sh("sleep 30"), None, Duration::from_secs(60), &cancel).unwrap_err();
         assert!(matches!(err, RunError::Cancelled { .. }), "{err}");
+    }
+
+    #[test]
+    fn children_of_a_realtime_thread_run_under_the_normal_policy() {
+        if !nix::unistd::Uid::effective().is_root() {
+            // CI runs as root: a skip there would hide a failure.
+            assert!(std::env::var_os("CI").is_none(), "setting SCHED_FIFO needs root, and CI runs as root");
+            eprintln!("SKIP: setting SCHED_FIFO needs root");
+            return;
+        }
+        let policy_of_child = |reset: bool| {
+            std::thread::spawn(move || {
+                let param = nix::libc::sched_param { sched_priority: 10 };
+                // SAFETY: as in `enter`.
+                assert_eq!(unsafe { nix::libc::sched_setscheduler(0, nix::libc::SCHED_FIFO, &param) }, 0);
+                let mut c = Command::new("sh");
+                c.args(["-c", "cut -d' ' -f41 /proc/self/stat"]);
+                if reset {
+                    child_defaults(&mut c);
+                }
+                String::from_utf8(c.output().unwrap().stdout).unwrap().trim().to_string()
+            })
+            .join()
+            .unwrap()
+        };
+        // Field 41 of /proc/PID/stat is the policy: 0 SCHED_OTHER, 1 SCHED_FIFO.
+        assert_eq!(policy_of_child(false), "1", "without the reset the child inherits SCHED_FIFO");
+        assert_eq!(policy_of_child(true), "0");
     }
 
     #[test]

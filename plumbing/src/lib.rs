@@ -1,0 +1,13 @@
+//! Plumbing shared by the suite's programs, so that none of it exists twice:
+//!
+//! * [`process`] — running a helper program (resource script, fence agent,
+//!   health-check or repair command) with a deadline, cancellable, its
+//!   process group killed on expiry, starting with no signal blocked and
+//!   the normal scheduling policy whatever its parent runs under.
+//! * [`icmp`] — ICMP echo packets (fence-watchdog's ping check,
+//!   heartbeat's ping nodes).
+//!
+//! The log sink lives in the `logging` crate.
+
+pub mod icmp;
+pub mod process;
