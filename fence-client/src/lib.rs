@@ -11,5 +11,6 @@ pub mod options;
 pub mod params;
 pub mod run;
 pub mod transport;
+pub mod values;
 
 pub use run::main_from_env;

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use crate::params::{params_for, Personality, ACTIONS};
+use crate::params::{params_for, ParamId, Personality, ACTIONS};
 
 const NOTE: &str = "NOTE: reboot-action does not power on nodes that are powered off.";
 
@@ -23,7 +23,7 @@ pub fn metadata_xml(personality: Personality, program: &str) -> String {
     let _ = writeln!(out, "<vendor-url>https://libvirt.org</vendor-url>");
     let _ = writeln!(out, "<parameters>");
     for p in params_for(personality) {
-        let required = if matches!(p.name, "plug" | "port") { 1 } else { 0 };
+        let required = u8::from(p.required);
         let extra = p.extra.map(|e| format!(" {e}")).unwrap_or_default();
         let _ = writeln!(out, "\t<parameter name=\"{}\" unique=\"0\" required=\"{required}\"{extra}>", p.name);
         let getopt = p.letter.map(|l| format!("-{l}")).unwrap_or_default();
@@ -74,12 +74,12 @@ fn table(out: &mut String, rows: &[(String, &str)]) {
 /// The `-h` text: command-line letters, then the stdin keys.
 pub fn usage(personality: Personality, program: &str) -> String {
     let mut out = format!("usage: {program} [args]\n\n{NOTE}\n\n");
-    let listed = || params_for(personality).filter(|p| p.name != "port" && p.letter.is_some());
+    let listed = || params_for(personality).filter(|p| p.in_help && p.letter.is_some());
     let mut cli: Vec<(String, &str)> = Vec::new();
     for p in listed() {
         let letter = p.letter.unwrap_or_default();
         cli.push((p.value_name.map_or(format!("-{letter}"), |v| format!("-{letter} <{v}>")), p.description));
-        if p.name == "timeout" {
+        if p.id == ParamId::Timeout {
             cli.push(("-?".to_string(), "Help (alternate)"));
             cli.push(("-h".to_string(), "Help"));
             cli.push(("-V".to_string(), "Display version and exit"));

@@ -1,14 +1,19 @@
-//! Agent options: defaults, command-line parsing (clap), stdin
-//! `key=value` parsing, and validation of each value.
+//! Agent options: defaults, command-line parsing (clap) and stdin
+//! `key=value` parsing driven by the parameter table, the checks of
+//! combinations, and the transport the complete options select.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Arg, ArgAction, Command};
 use keys::HashAlgorithm;
 use protocol::defaults;
 
-use crate::params::{params_for, stdin_param, Personality};
+use crate::params::{params_for, stdin_param, Arity, ParamId, Personality};
+use crate::transport::multicast::MulticastTarget;
+use crate::transport::Transport;
+use crate::values;
 
 /// What the agent is asked to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,7 +41,8 @@ pub enum Action {
 }
 
 impl Action {
-    fn parse(s: &str) -> Option<Self> {
+    /// Reads an action name in any case.
+    pub fn parse(s: &str) -> Option<Self> {
         Some(match s.to_ascii_lowercase().as_str() {
             "null" => Self::Null,
             "off" => Self::Off,
@@ -130,24 +136,6 @@ fn err<T>(msg: impl Into<String>) -> Result<T, OptionError> {
     Err(OptionError(msg.into()))
 }
 
-/// Parses an integer the way C's `strtol(…, 0)` does: decimal, `0x` hex or
-/// leading-`0` octal, but the whole string must be a number.
-fn parse_c_number(s: &str) -> Option<i64> {
-    let s = s.trim();
-    let (neg, digits) = match s.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, s.strip_prefix('+').unwrap_or(s)),
-    };
-    let value = if let Some(hex) = digits.strip_prefix("0x").or_else(|| digits.strip_prefix("0X")) {
-        i64::from_str_radix(hex, 16).ok()?
-    } else if digits.len() > 1 && digits.starts_with('0') {
-        i64::from_str_radix(&digits[1..], 8).ok()?
-    } else {
-        digits.parse::<i64>().ok()?
-    };
-    Some(if neg { -value } else { value })
-}
-
 impl Options {
     /// The defaults of the original.
     pub fn defaults(personality: Personality) -> Self {
@@ -176,122 +164,41 @@ impl Options {
         }
     }
 
-    /// Applies one parameter by its canonical name. `value` is `None` for a
-    /// stdin key without `=` (and for command-line flags).
-    pub fn set(&mut self, name: &str, value: Option<&str>) -> Result<(), OptionError> {
-        let v = || value.unwrap_or("");
-        match name {
-            "debug" => match value {
-                None => self.debug += 1,
-                Some(v) => {
-                    let n = parse_c_number(v).ok_or_else(|| OptionError(format!("Invalid debug level '{v}'")))?;
-                    self.debug = if n < 0 { 1 } else { n as u32 };
-                }
-            },
-            "ip_family" => {
-                self.family = match v().to_ascii_lowercase().as_str() {
-                    "auto" => Family::Auto,
-                    "ipv4" => Family::V4,
-                    "ipv6" => Family::V6,
-                    other => return err(format!("Invalid family '{other}' (expected auto, ipv4 or ipv6)")),
-                }
-            }
-            "multicast_address" => {
-                let a: IpAddr = v().parse().map_err(|_| OptionError(format!("Invalid multicast address '{}'", v())))?;
-                if !a.is_multicast() {
-                    return err(format!("'{a}' is not a multicast address"));
-                }
-                self.multicast_address = Some(a);
-            }
-            "ipaddr" => {
-                let a = v().parse().map_err(|_| OptionError(format!("Invalid IP address '{}'", v())))?;
-                self.ipaddr = Some(a);
-            }
-            "vsock" => {
-                let cid = match value {
-                    None | Some("") => 2,
-                    Some(s) => parse_c_number(s)
-                        .filter(|n| (2..=4_294_967_294).contains(n))
-                        .ok_or_else(|| OptionError(format!("Invalid vsock CID '{s}' (2 to 4294967294)")))?
-                        as u32,
-                };
-                self.vsock_cid = Some(cid);
-            }
-            "channel_address" => {
-                if v().is_empty() {
-                    return err("Invalid channel address ''");
-                }
-                self.channel_address = v().to_string();
-            }
-            "ipport" => {
-                self.port = parse_c_number(v())
-                    .filter(|n| (1..=65535).contains(n))
-                    .ok_or_else(|| OptionError(format!("Invalid port '{}' (1 to 65535)", v())))?
-                    as u16
-            }
-            "retrans" => {
-                self.retrans = parse_c_number(v()).filter(|n| (1..=u32::MAX as i64).contains(n)).ok_or_else(|| {
-                    OptionError(format!("Invalid retransmit time '{}' (tenths of a second, > 0)", v()))
-                })? as u32
-            }
-            "hash" => {
-                self.hash = v()
-                    .parse()
-                    .map_err(|_| OptionError(format!("Invalid hash type '{}' (none, sha1, sha256, sha512)", v())))?
-            }
-            "auth" => {
-                self.auth = v()
-                    .parse()
-                    .map_err(|_| OptionError(format!("Invalid auth type '{}' (none, sha1, sha256, sha512)", v())))?
-            }
-            "key_file" => {
-                let path = PathBuf::from(v());
-                if let Err(e) = std::fs::metadata(&path) {
-                    return err(format!("Invalid key file: '{}' ({e})", v()));
-                }
-                self.key_file = path;
-            }
-            "serial_device" => self.serial_device = Some(v().to_string()),
-            "serial_params" => self.serial_params = v().to_string(),
-            "action" => {
-                self.action =
-                    Action::parse(v()).ok_or_else(|| OptionError(format!("Unsupported operation: {}", v())))?
-            }
-            "plug" | "port" | "domain" => {
-                let name = v();
-                if name.is_empty() || name.len() >= protocol::request::DOMAIN_LEN {
-                    return err(format!("Invalid domain name '{name}' (1 to 63 bytes)"));
-                }
+    /// Applies one parameter. `value` is `None` for a flag (and for a stdin
+    /// key without `=`, which only parameters whose [`Arity`] allows it get).
+    pub fn set(&mut self, id: ParamId, value: Option<&str>) -> Result<(), OptionError> {
+        let text = value.unwrap_or("");
+        match id {
+            ParamId::Debug => self.debug = values::debug(self.debug, value)?,
+            ParamId::IpFamily => self.family = values::family(text)?,
+            ParamId::MulticastAddress => self.multicast_address = Some(values::multicast_address(text)?),
+            ParamId::IpAddr => self.ipaddr = Some(values::ip_address(text)?),
+            ParamId::Vsock => self.vsock_cid = Some(values::vsock_cid(value)?),
+            ParamId::ChannelAddress => self.channel_address = values::channel_address(text)?,
+            ParamId::IpPort => self.port = values::port(text)?,
+            ParamId::Retrans => self.retrans = values::retrans(text)?,
+            ParamId::Hash => self.hash = values::algorithm(text, "hash")?,
+            ParamId::Auth => self.auth = values::algorithm(text, "auth")?,
+            ParamId::KeyFile => self.key_file = values::key_file(text)?,
+            ParamId::SerialDevice => self.serial_device = Some(text.to_string()),
+            ParamId::SerialParams => self.serial_params = text.to_string(),
+            ParamId::Action => self.action = values::action(text)?,
+            ParamId::Plug | ParamId::Port | ParamId::Domain => {
+                let domain = values::domain(text)?;
                 if self.domain.is_some() {
                     return err("Domain/UUID may not be specified more than once");
                 }
-                self.domain = Some(name.to_string());
+                self.domain = Some(domain);
             }
-            "use_uuid" => {
-                self.use_uuid = match value {
-                    None => true,
-                    Some(s) => parse_c_number(s).ok_or_else(|| OptionError(format!("Invalid use_uuid '{s}'")))? != 0,
-                }
-            }
-            "timeout" => {
-                self.timeout = parse_c_number(v())
-                    .filter(|n| (1..=86_400).contains(n))
-                    .ok_or_else(|| OptionError(format!("Invalid timeout '{}' (seconds, > 0)", v())))?
-                    as u32
-            }
-            "delay" => {
-                self.delay = parse_c_number(v())
-                    .filter(|n| (0..=86_400).contains(n))
-                    .ok_or_else(|| OptionError(format!("Invalid delay '{}' (seconds, >= 0)", v())))?
-                    as u32
-            }
-            other => return err(format!("Unknown option '{other}'")),
+            ParamId::UseUuid => self.use_uuid = values::use_uuid(value)?,
+            ParamId::Timeout => self.timeout = values::timeout(text)?,
+            ParamId::Delay => self.delay = values::delay(text)?,
         }
         Ok(())
     }
 
-    /// Parses command-line arguments (without the program name).
-    pub fn from_args(personality: Personality, program: &str, args: &[String]) -> Result<Self, OptionError> {
+    /// The clap command of one personality, built from the parameter table.
+    fn command(personality: Personality, program: &str) -> Command {
         let mut cmd = Command::new("fence_agent")
             .bin_name(program.to_string())
             .no_binary_name(true)
@@ -301,34 +208,41 @@ impl Options {
             .arg(Arg::new("version").short('V').action(ArgAction::SetTrue));
         for param in params_for(personality) {
             let Some(letter) = param.letter else { continue };
-            let mut arg = Arg::new(param.name).short(letter);
-            arg = match (param.name, param.value_name) {
-                ("debug", _) => arg.action(ArgAction::Count),
-                ("use_uuid", _) => arg.action(ArgAction::SetTrue),
-                ("vsock", _) => arg.num_args(0..=1).default_missing_value("2").action(ArgAction::Set),
-                (_, _) => arg.num_args(1).action(ArgAction::Append),
-            };
-            cmd = cmd.arg(arg);
+            let arg = Arg::new(param.name).short(letter);
+            cmd = cmd.arg(match param.arity {
+                Arity::Count => arg.action(ArgAction::Count),
+                Arity::Flag => arg.action(ArgAction::SetTrue),
+                Arity::OptionalValue => arg.num_args(0..=1).default_missing_value("").action(ArgAction::Set),
+                Arity::Value => arg.num_args(1).action(ArgAction::Append),
+            });
         }
-        let matches = cmd.try_get_matches_from(args).map_err(|e| {
+        cmd
+    }
+
+    /// Parses command-line arguments (without the program name).
+    pub fn from_args(personality: Personality, program: &str, args: &[String]) -> Result<Self, OptionError> {
+        let matches = Self::command(personality, program).try_get_matches_from(args).map_err(|e| {
             let text = e.render().to_string();
             OptionError(text.lines().next().unwrap_or("invalid arguments").trim_start_matches("error: ").to_string())
         })?;
         let mut opts = Options::defaults(personality);
         opts.help = matches.get_flag("help");
         opts.version = matches.get_flag("version");
-        for param in params_for(personality) {
-            if param.letter.is_none() {
-                continue;
-            }
-            match param.name {
-                "debug" => opts.debug += u32::from(matches.get_count("debug")),
-                "use_uuid" => opts.use_uuid |= matches.get_flag("use_uuid"),
-                name => {
-                    if let Some(values) = matches.get_many::<String>(name) {
-                        for value in values {
-                            opts.set(name, Some(value))?;
-                        }
+        for param in params_for(personality).filter(|p| p.letter.is_some()) {
+            match param.arity {
+                Arity::Count => {
+                    for _ in 0..matches.get_count(param.name) {
+                        opts.set(param.id, None)?;
+                    }
+                }
+                Arity::Flag => {
+                    if matches.get_flag(param.name) {
+                        opts.set(param.id, None)?;
+                    }
+                }
+                Arity::OptionalValue | Arity::Value => {
+                    for value in matches.get_many::<String>(param.name).into_iter().flatten() {
+                        opts.set(param.id, Some(value))?;
                     }
                 }
             }
@@ -360,11 +274,11 @@ impl Options {
             if ["agent", "self", "nodename"].iter().any(|k| k.eq_ignore_ascii_case(key)) {
                 continue;
             }
-            let Some(name) = stdin_param(personality, key) else {
+            let Some(id) = stdin_param(personality, key) else {
                 warn(format!("Parse error: Ignoring unknown option '{key}'"));
                 continue;
             };
-            if matches!(name, "plug" | "port" | "domain") {
+            if id.is_target() {
                 if let Some(first) = &target_key {
                     if value.is_some_and(|v| opts.domain.as_deref() == Some(v)) {
                         continue;
@@ -373,12 +287,10 @@ impl Options {
                 }
                 target_key = Some(key.to_string());
             }
-            let value = match (name, value) {
-                (_, Some(v)) => Some(v),
-                ("debug" | "use_uuid" | "vsock", None) => None,
-                (_, None) => return err(format!("stdin line {}: '{key}' needs a value ({key}=...)", index + 1)),
-            };
-            opts.set(name, value).map_err(|e| OptionError(format!("stdin line {}: {}", index + 1, e.0)))?;
+            if value.is_none() && !id.param().arity.value_optional() {
+                return err(format!("stdin line {}: '{key}' needs a value ({key}=...)", index + 1));
+            }
+            opts.set(id, value).map_err(|e| OptionError(format!("stdin line {}: {}", index + 1, e.0)))?;
         }
         Ok(opts)
     }
@@ -412,6 +324,27 @@ impl Options {
                 err(format!("Multicast address {} does not match the address family", self.group()))
             }
             _ => Ok(()),
+        }
+    }
+
+    /// The transport the complete options select, chosen once: fence_xvm
+    /// always multicasts; fence_virt uses vsock with `-S`, else TCP with
+    /// `-T`, else serial (`-D`) or VMChannel.
+    pub fn transport(&self) -> Transport {
+        match self.personality {
+            Personality::Xvm => Transport::Multicast(MulticastTarget {
+                group: self.group(),
+                port: self.port,
+                retrans: Duration::from_millis(u64::from(self.retrans) * 100),
+            }),
+            Personality::Virt => match (self.vsock_cid, self.ipaddr) {
+                (Some(cid), _) => Transport::Vsock { cid, port: self.port },
+                (None, Some(address)) => Transport::Tcp { address, port: self.port },
+                (None, None) => match &self.serial_device {
+                    Some(device) => Transport::Serial { device: device.clone(), params: self.serial_params.clone() },
+                    None => Transport::VmChannel { address: self.channel_address.clone(), port: self.port },
+                },
+            },
         }
     }
 }
@@ -519,6 +452,45 @@ mod tests {
         assert!(stdin("port=a\nplug=b\n").unwrap_err().0.contains("domain already given"));
         assert!(stdin("port=a\nplug=a\n").is_ok(), "Pacemaker sends port and plug with the same value");
         assert!(stdin("action\n").unwrap_err().0.contains("needs a value"));
+    }
+
+    #[test]
+    fn the_transport_follows_personality_and_options() {
+        let virt = |a: &[&str]| Options::from_args(Personality::Virt, "fence_virt", &args(a)).unwrap().transport();
+        assert_eq!(virt(&["-T", "::1", "-p", "1230"]), Transport::Tcp { address: "::1".parse().unwrap(), port: 1230 });
+        assert_eq!(virt(&["-S", "-T", "::1"]), Transport::Vsock { cid: 2, port: 1229 }, "-S wins over -T");
+        assert_eq!(
+            virt(&["-D", "/dev/ttyS0"]),
+            Transport::Serial { device: "/dev/ttyS0".into(), params: "115200,8N1".into() }
+        );
+        assert_eq!(virt(&[]), Transport::VmChannel { address: "10.0.2.179".into(), port: 1229 });
+        let o = Options::from_args(Personality::Xvm, "fence_xvm", &args(&["-a", "ff05::3:1", "-r", "5"])).unwrap();
+        let target =
+            MulticastTarget { group: "ff05::3:1".parse().unwrap(), port: 1229, retrans: Duration::from_millis(500) };
+        assert_eq!(o.transport(), Transport::Multicast(target));
+        let o = Options::from_stdin_text(Personality::Virt, "vsock\n", &mut |_| {}).unwrap();
+        assert_eq!(o.transport(), Transport::Vsock { cid: 2, port: 1229 });
+    }
+
+    #[test]
+    fn advertised_defaults_are_the_parser_defaults() {
+        let plain = format!("{:?}", Options::defaults(Personality::Xvm));
+        let checked = [
+            ParamId::IpFamily,
+            ParamId::IpPort,
+            ParamId::Retrans,
+            ParamId::Auth,
+            ParamId::Hash,
+            ParamId::UseUuid,
+            ParamId::Action,
+            ParamId::Timeout,
+            ParamId::Delay,
+        ];
+        for id in checked {
+            let mut o = Options::defaults(Personality::Xvm);
+            o.set(id, id.param().default).unwrap();
+            assert_eq!(format!("{o:?}"), plain, "{} default {:?}", id.param().name, id.param().default);
+        }
     }
 
     #[test]

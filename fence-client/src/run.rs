@@ -13,8 +13,8 @@ use tokio::time::Instant;
 use crate::metadata::{metadata_xml, usage};
 use crate::options::{Action, Options};
 use crate::params::Personality;
-use crate::transport::multicast::{self, MulticastTarget};
-use crate::transport::{tcp, Answer, Credentials, TransportError};
+use crate::transport::multicast;
+use crate::transport::{tcp, Answer, Credentials, Transport, TransportError};
 
 /// Exit status: success / status on.
 pub const EXIT_OK: u8 = 0;
@@ -70,6 +70,7 @@ pub fn run(opts: &Options, typed: &str, program: &str) -> u8 {
     if opts.action == Action::ValidateAll {
         return EXIT_OK;
     }
+    let transport = opts.transport();
     let creds = match credentials(opts) {
         Ok(c) => c,
         Err(e) => {
@@ -87,7 +88,7 @@ pub fn run(opts: &Options, typed: &str, program: &str) -> u8 {
             return EXIT_FAIL;
         }
     };
-    let answer = runtime.block_on(exchange(opts, &creds));
+    let answer = runtime.block_on(exchange(opts, &transport, &creds));
     report(opts, answer)
 }
 
@@ -127,26 +128,17 @@ fn build_request(opts: &Options) -> Request {
     request
 }
 
-async fn exchange(opts: &Options, creds: &Credentials) -> Result<Answer, TransportError> {
+async fn exchange(opts: &Options, transport: &Transport, creds: &Credentials) -> Result<Answer, TransportError> {
     let request = build_request(opts);
     let deadline = Instant::now() + Duration::from_secs(u64::from(opts.timeout));
-    match opts.personality {
-        Personality::Xvm => {
-            let target = MulticastTarget {
-                group: opts.group(),
-                port: opts.port,
-                retrans: Duration::from_millis(u64::from(opts.retrans) * 100),
-            };
-            multicast::run(&target, &request, creds, deadline, opts.debug).await
+    match transport {
+        Transport::Multicast(target) => multicast::run(target, &request, creds, deadline, opts.debug).await,
+        Transport::Tcp { address, port } => tcp::run(*address, *port, &request, creds, deadline).await,
+        Transport::Vsock { .. } => {
+            Err(TransportError::Unsupported("vsock mode (-S) is not implemented yet; use -T address"))
         }
-        Personality::Virt => {
-            if opts.vsock_cid.is_some() {
-                Err(TransportError::Unsupported("vsock mode (-S) is not implemented yet; use -T address"))
-            } else if let Some(addr) = opts.ipaddr {
-                tcp::run(addr, opts.port, &request, creds, deadline).await
-            } else {
-                Err(TransportError::Unsupported("serial/VMChannel mode is not implemented yet; use -T address"))
-            }
+        Transport::Serial { .. } | Transport::VmChannel { .. } => {
+            Err(TransportError::Unsupported("serial/VMChannel mode is not implemented yet; use -T address"))
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod history;
 pub mod logging;
 pub mod permissions;
 pub mod pidfile;
+pub mod registry;
 pub mod server;
 pub mod wizard;
 

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, FromArgMatches, Parser};
 use fence_daemon::config::DaemonConfig;
 use fence_daemon::pidfile::PidFile;
-use fence_daemon::{logging, server, wizard};
+use fence_daemon::{logging, registry, server, wizard};
 
 /// Fence libvirt guests on request of fence_xvm / fence_virt clients.
 ///
@@ -65,14 +65,7 @@ fn main() -> ExitCode {
     };
     cli.config_given = matches.value_source("config") == Some(clap::parser::ValueSource::CommandLine);
     if cli.list {
-        println!("Available listeners:");
-        for p in plugins::LISTENERS {
-            println!("    {:<12} {:<6} {}", p.name, p.version, p.description);
-        }
-        println!("Available backends:");
-        for p in plugins::BACKENDS {
-            println!("    {:<12} {:<6} {}", p.name, p.version, p.description);
-        }
+        print!("{}", registry::listing());
         return ExitCode::SUCCESS;
     }
     if cli.configure {
@@ -111,9 +104,7 @@ fn main() -> ExitCode {
             Ok(auth) => auth,
             Err(e) => return fail(format!("{e:#}")),
         },
-        None => {
-            return fail(format!("the {} listener is not built in (available: multicast, tcp)", config.listener.name()))
-        }
+        None => return fail(registry::not_built_in(config.listener.plugin())),
     };
     let pidfile = match PidFile::create(&cli.pidfile, "fence_virtd") {
         Ok(p) => p,

@@ -19,6 +19,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use crate::config::{reload, AuthSettings, BackendConfig, DaemonConfig, GroupConfig, ListenerConfig, Warning};
 use crate::dispatcher::{DispatchLimits, Dispatcher};
 use crate::permissions::{Group, PermissionMap};
+use crate::registry::{not_built_in, PluginId};
 
 /// How often initialisation is retried with `-w`.
 const INIT_RETRY: Duration = Duration::from_secs(1);
@@ -84,7 +85,7 @@ pub fn build_backend(config: &BackendConfig) -> Result<Arc<dyn Backend>> {
             .context("libvirt backend failed to initialize")?;
             Ok(Arc::new(backend))
         }
-        BackendConfig::Cpg(_) => bail!("the cpg backend is not built in (available: libvirt)"),
+        BackendConfig::Cpg(_) => bail!(not_built_in(PluginId::Cpg)),
     }
 }
 
@@ -119,7 +120,7 @@ pub fn bind_listener(
                 .with_context(|| format!("tcp listener on {address} failed to initialize"))?;
             Ok(Box::new(listener))
         }
-        other => bail!("the {} listener is not built in (available: multicast, tcp)", other.name()),
+        other => bail!(not_built_in(other.plugin())),
     }
 }
 

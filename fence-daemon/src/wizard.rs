@@ -21,15 +21,10 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::config::{ConfigTree, TreeError};
+use crate::registry::{self, PluginId, PluginKind};
 
-/// Listeners built into this fence_virtd, with the version the original's
-/// matching plugin reports.
-pub const BUILTIN_LISTENERS: &[(&str, &str)] = &[("multicast", "1.3"), ("tcp", "0.2")];
-/// Backends built into this fence_virtd.
-pub const BUILTIN_BACKENDS: &[(&str, &str)] = &[("libvirt", "0.3")];
-
-const DEFAULT_LISTENER: &str = "multicast";
-const DEFAULT_BACKEND: &str = "libvirt";
+const DEFAULT_LISTENER: PluginId = PluginId::Multicast;
+const DEFAULT_BACKEND: PluginId = PluginId::Libvirt;
 const DEFAULT_URI: &str = "qemu:///system";
 const DEFAULT_MULTICAST_ADDRESS: &str = "225.0.0.12";
 const DEFAULT_TCP_ADDRESS: &str = "127.0.0.1";
@@ -116,17 +111,17 @@ pub fn run(path: &Path, input: &mut dyn BufRead, output: &mut dyn Write) -> Resu
     };
     let mut w = Wizard { p, tree: &mut tree };
     w.module_path()?;
-    let listener = w.module("listener", "Listener module", LISTENER_INTRO, DEFAULT_LISTENER, BUILTIN_LISTENERS)?;
-    match listener.to_ascii_lowercase().as_str() {
-        "multicast" => w.multicast()?,
-        "tcp" => w.tcp()?,
-        "serial" => w.serial()?,
+    let listener = w.module(PluginKind::Listener, "Listener module", LISTENER_INTRO, DEFAULT_LISTENER)?;
+    match registry::find(PluginKind::Listener, &listener).map(|p| p.id) {
+        Some(PluginId::Multicast) => w.multicast()?,
+        Some(PluginId::Tcp) => w.tcp()?,
+        Some(PluginId::Serial) => w.serial()?,
         _ => w.p.say(&format!("Unable to configure unknown listner module '{listener}'\n"))?,
     }
-    let backend = w.module("backend", "Backend module", BACKEND_INTRO, DEFAULT_BACKEND, BUILTIN_BACKENDS)?;
-    match backend.to_ascii_lowercase().as_str() {
-        "libvirt" => w.libvirt()?,
-        "cpg" => w.cpg()?,
+    let backend = w.module(PluginKind::Backend, "Backend module", BACKEND_INTRO, DEFAULT_BACKEND)?;
+    match registry::find(PluginKind::Backend, &backend).map(|p| p.id) {
+        Some(PluginId::Libvirt) => w.libvirt()?,
+        Some(PluginId::Cpg) => w.cpg()?,
         _ => {}
     }
     let dump = w.tree.dump();
@@ -223,35 +218,35 @@ impl Wizard<'_, '_> {
         let answer = self.p.text("Module search path", &default)?;
         self.tree.set("fence_virtd/module_path", &answer)?;
         let mut list = String::from("\nAvailable backends:\n");
-        for (name, version) in BUILTIN_BACKENDS {
-            list.push_str(&format!("    {name} {version}\n"));
+        for plugin in registry::implemented(PluginKind::Backend) {
+            list.push_str(&format!("    {} {}\n", plugin.name, plugin.version));
         }
         list.push_str("Available listeners:\n");
-        for (name, version) in BUILTIN_LISTENERS {
-            list.push_str(&format!("    {name} {version}\n"));
+        for plugin in registry::implemented(PluginKind::Listener) {
+            list.push_str(&format!("    {} {}\n", plugin.name, plugin.version));
         }
         self.p.say(&list)?;
         Ok(())
     }
 
-    /// Listener or backend choice; an unknown name needs confirmation.
+    /// Listener or backend choice; a name that is not an implemented
+    /// plugin needs confirmation.
     fn module(
         &mut self,
-        kind: &str,
+        kind: PluginKind,
         question: &str,
         intro: &str,
-        default: &str,
-        known: &[(&str, &str)],
+        default: PluginId,
     ) -> Result<String, WizardError> {
         self.p.say(intro)?;
-        let path = format!("fence_virtd/{kind}");
-        let default = self.current(&path, default);
+        let path = format!("fence_virtd/{}", kind.as_str());
+        let default = self.current(&path, default.name());
         let answer = loop {
             let answer = self.p.text(question, &default)?;
-            if known.iter().any(|(name, _)| name.eq_ignore_ascii_case(&answer)) {
+            if registry::find(kind, &answer).is_some_and(|p| p.implemented) {
                 break answer;
             }
-            self.p.say(&format!("No {kind} module named {answer} found!\n"))?;
+            self.p.say(&format!("No {} module named {answer} found!\n", kind.as_str()))?;
             if self.p.yes_no("Use this value anyway", false)? {
                 break answer;
             }

@@ -5,6 +5,7 @@ pub mod callback;
 pub mod multicast;
 pub mod tcp;
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use keys::HashAlgorithm;
@@ -13,6 +14,43 @@ use protocol::hostlist::{read_host_list, HostListError};
 use protocol::{HostRecord, ResultCode};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::time::{timeout_at, Instant};
+
+/// How the agent reaches fence_virtd, chosen once the options are complete
+/// ([`crate::options::Options::transport`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transport {
+    /// fence_xvm: multicast the request, the daemon calls back over TCP.
+    Multicast(multicast::MulticastTarget),
+    /// fence_virt `-T`: connect to the daemon's TCP listener.
+    Tcp {
+        /// Daemon address.
+        address: IpAddr,
+        /// Daemon port.
+        port: u16,
+    },
+    /// fence_virt `-S`: connect over a VM socket (not implemented yet).
+    Vsock {
+        /// Host CID.
+        cid: u32,
+        /// Port.
+        port: u16,
+    },
+    /// fence_virt `-D`: a serial device (not implemented yet).
+    Serial {
+        /// Device path.
+        device: String,
+        /// Line parameters (`115200,8N1`).
+        params: String,
+    },
+    /// fence_virt without `-T`, `-S` or `-D`: guest-forwarding VMChannel
+    /// (not implemented yet).
+    VmChannel {
+        /// Channel address.
+        address: String,
+        /// Port.
+        port: u16,
+    },
+}
 
 /// What the daemon answered.
 #[derive(Debug, Clone, PartialEq, Eq)]

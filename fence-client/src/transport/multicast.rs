@@ -17,7 +17,7 @@ use super::callback::{collect, Callbacks};
 use super::{Answer, Credentials, TransportError};
 
 /// Where and how often to send.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MulticastTarget {
     /// Multicast group (its family selects the local addresses used).
     pub group: IpAddr,

@@ -3,9 +3,7 @@
 use super::error::ConfigError;
 use super::fields::{integer, Ctx, Reader};
 use super::tree::{ConfigTree, Value};
-
-/// The backend kinds `fence_virtd/backend` may name.
-pub const BACKEND_NAMES: [&str; 2] = ["libvirt", "cpg"];
+use crate::registry::{self, PluginId, PluginKind};
 
 pub use plugins::backend::RebootMethod;
 
@@ -53,24 +51,30 @@ pub enum BackendConfig {
 }
 
 impl BackendConfig {
-    /// The name used in `fence_virtd/backend`.
-    pub fn name(&self) -> &'static str {
+    /// The plugin this configures.
+    pub fn plugin(&self) -> PluginId {
         match self {
-            BackendConfig::Libvirt(_) => "libvirt",
-            BackendConfig::Cpg(_) => "cpg",
+            BackendConfig::Libvirt(_) => PluginId::Libvirt,
+            BackendConfig::Cpg(_) => PluginId::Cpg,
         }
     }
 
-    /// Reads the section of backend `name` (one of [`BACKEND_NAMES`], case
-    /// ignored); `None` for any other name.
+    /// The name used in `fence_virtd/backend`.
+    pub fn name(&self) -> &'static str {
+        self.plugin().name()
+    }
+
+    /// Reads the section of backend `name` (a backend of the
+    /// [`registry`], case ignored); `None` for any other name.
     pub(crate) fn read(ctx: &mut Ctx<'_>, tree: &ConfigTree, name: &str) -> Option<Result<Self, ConfigError>> {
-        if name.eq_ignore_ascii_case("libvirt") {
-            Some(read_libvirt(ctx, &Reader::new(tree, "backends/libvirt")).map(Self::Libvirt))
-        } else if name.eq_ignore_ascii_case("cpg") {
-            Some(read_cpg(ctx, tree, &Reader::new(tree, "backends/cpg")).map(Self::Cpg))
-        } else {
-            None
-        }
+        let plugin = registry::find(PluginKind::Backend, name)?;
+        Some(match plugin.id {
+            PluginId::Libvirt => read_libvirt(ctx, &Reader::new(tree, "backends/libvirt")).map(Self::Libvirt),
+            PluginId::Cpg => read_cpg(ctx, tree, &Reader::new(tree, "backends/cpg")).map(Self::Cpg),
+            PluginId::Multicast | PluginId::Tcp | PluginId::Vsock | PluginId::Serial => {
+                unreachable!("registry::find returned a listener for a backend")
+            }
+        })
     }
 }
 

@@ -2,11 +2,12 @@
 
 use std::path::{Path, PathBuf};
 
-use super::backend::{is_numbered_uri, read_groups, BackendConfig, GroupConfig, BACKEND_NAMES};
+use super::backend::{is_numbered_uri, read_groups, BackendConfig, GroupConfig};
 use super::error::{ConfigError, ConfigErrorKind, Warning};
 use super::fields::{flag, integer, Ctx, KeyCheck, Reader};
-use super::listener::{AuthSettings, ListenerConfig, LISTENER_NAMES};
+use super::listener::{AuthSettings, ListenerConfig};
 use super::tree::ConfigTree;
+use crate::registry::{self, PluginKind};
 
 /// Everything `fence_virtd` needs from fence_virt.conf.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,20 +77,22 @@ impl DaemonConfig {
         check_known_keys(&mut ctx, &tree);
         let main = Reader::new(&tree, "fence_virtd");
 
+        let listener_names = registry::known_names(PluginKind::Listener);
+        let backend_names = registry::known_names(PluginKind::Backend);
         let listener_entry = main.entry("listener").ok_or_else(|| {
-            ctx.error(main.line(), format!("fence_virtd/listener is not set (expected {})", one_of(&LISTENER_NAMES)))
+            ctx.error(main.line(), format!("fence_virtd/listener is not set (expected {})", one_of(&listener_names)))
         })?;
         let listener = ListenerConfig::read(&ctx, &tree, listener_entry.value()).ok_or_else(|| {
-            main.bad_value(&ctx, listener_entry, &format!("unknown listener (expected {})", one_of(&LISTENER_NAMES)))
+            main.bad_value(&ctx, listener_entry, &format!("unknown listener (expected {})", one_of(&listener_names)))
         })??;
 
         let backend_entry = main.entry("backend").ok_or_else(|| {
-            ctx.error(main.line(), format!("fence_virtd/backend is not set (expected {})", one_of(&BACKEND_NAMES)))
+            ctx.error(main.line(), format!("fence_virtd/backend is not set (expected {})", one_of(&backend_names)))
         })?;
         let backend = match BackendConfig::read(&mut ctx, &tree, backend_entry.value()) {
             Some(result) => result?,
             None => {
-                let problem = format!("unknown backend (expected {})", one_of(&BACKEND_NAMES));
+                let problem = format!("unknown backend (expected {})", one_of(&backend_names));
                 return Err(main.bad_value(&ctx, backend_entry, &problem));
             }
         };
@@ -173,15 +176,17 @@ fn check_known_keys(ctx: &mut Ctx<'_>, tree: &ConfigTree) {
         ["listener", "backend", "module_path", "debug", "foreground", "wait_for_init", "wait_for_backend", "name_mode"];
     let multicast_keys = [&AUTH_KEYS[..], &["family", "address", "port", "interface", "check_source"]].concat();
     let tcp_keys = [&AUTH_KEYS[..], &["family", "address", "port"]].concat();
+    let listener_names = registry::known_names(PluginKind::Listener);
+    let backend_names = registry::known_names(PluginKind::Backend);
     let vsock_keys = [&AUTH_KEYS[..], &["port"]].concat();
     let checks: [(&str, KeyCheck<'_>); 10] = [
         ("fence_virtd", KeyCheck { keys: &main_keys, ..KeyCheck::default() }),
-        ("listeners", KeyCheck { sections: &LISTENER_NAMES, ..KeyCheck::default() }),
+        ("listeners", KeyCheck { sections: &listener_names, ..KeyCheck::default() }),
         ("listeners/multicast", KeyCheck { keys: &multicast_keys, ..KeyCheck::default() }),
         ("listeners/tcp", KeyCheck { keys: &tcp_keys, ..KeyCheck::default() }),
         ("listeners/vsock", KeyCheck { keys: &vsock_keys, ..KeyCheck::default() }),
         ("listeners/serial", KeyCheck { keys: &["uri", "path", "mode"], ..KeyCheck::default() }),
-        ("backends", KeyCheck { sections: &BACKEND_NAMES, ..KeyCheck::default() }),
+        ("backends", KeyCheck { sections: &backend_names, ..KeyCheck::default() }),
         (
             "backends/libvirt",
             KeyCheck {

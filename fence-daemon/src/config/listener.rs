@@ -9,9 +9,7 @@ use protocol::defaults;
 use super::error::ConfigError;
 use super::fields::{port, Ctx, Reader};
 use super::tree::ConfigTree;
-
-/// The listener kinds `fence_virtd/listener` may name.
-pub const LISTENER_NAMES: [&str; 4] = ["multicast", "tcp", "vsock", "serial"];
+use crate::registry::{self, PluginId, PluginKind};
 
 /// Key and algorithms of a listener that authenticates requests.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,14 +120,19 @@ pub enum ListenerConfig {
 }
 
 impl ListenerConfig {
+    /// The plugin this configures.
+    pub fn plugin(&self) -> PluginId {
+        match self {
+            ListenerConfig::Multicast(_) => PluginId::Multicast,
+            ListenerConfig::Tcp(_) => PluginId::Tcp,
+            ListenerConfig::Vsock(_) => PluginId::Vsock,
+            ListenerConfig::Serial(_) => PluginId::Serial,
+        }
+    }
+
     /// The name used in `fence_virtd/listener`.
     pub fn name(&self) -> &'static str {
-        match self {
-            ListenerConfig::Multicast(_) => "multicast",
-            ListenerConfig::Tcp(_) => "tcp",
-            ListenerConfig::Vsock(_) => "vsock",
-            ListenerConfig::Serial(_) => "serial",
-        }
+        self.plugin().name()
     }
 
     /// Key and algorithms; `None` for the serial listener, which has no
@@ -153,15 +156,16 @@ impl ListenerConfig {
         }
     }
 
-    /// Reads the section of listener `name` (one of [`LISTENER_NAMES`],
-    /// case ignored); `None` for any other name.
+    /// Reads the section of listener `name` (a listener of the
+    /// [`registry`], case ignored); `None` for any other name.
     pub(crate) fn read(ctx: &Ctx<'_>, tree: &ConfigTree, name: &str) -> Option<Result<Self, ConfigError>> {
-        let name = LISTENER_NAMES.iter().find(|n| n.eq_ignore_ascii_case(name))?;
-        Some(match *name {
-            "multicast" => read_multicast(ctx, &Reader::new(tree, "listeners/multicast")).map(Self::Multicast),
-            "tcp" => read_tcp(ctx, &Reader::new(tree, "listeners/tcp")).map(Self::Tcp),
-            "vsock" => read_vsock(ctx, &Reader::new(tree, "listeners/vsock")).map(Self::Vsock),
-            _ => read_serial(ctx, &Reader::new(tree, "listeners/serial")).map(Self::Serial),
+        let plugin = registry::find(PluginKind::Listener, name)?;
+        Some(match plugin.id {
+            PluginId::Multicast => read_multicast(ctx, &Reader::new(tree, "listeners/multicast")).map(Self::Multicast),
+            PluginId::Tcp => read_tcp(ctx, &Reader::new(tree, "listeners/tcp")).map(Self::Tcp),
+            PluginId::Vsock => read_vsock(ctx, &Reader::new(tree, "listeners/vsock")).map(Self::Vsock),
+            PluginId::Serial => read_serial(ctx, &Reader::new(tree, "listeners/serial")).map(Self::Serial),
+            PluginId::Libvirt | PluginId::Cpg => unreachable!("registry::find returned a backend for a listener"),
         })
     }
 }

@@ -17,12 +17,10 @@ mod parser;
 pub mod reload;
 mod tree;
 
-pub use backend::{BackendConfig, CpgConfig, GroupConfig, LibvirtConfig, NameMode, RebootMethod, BACKEND_NAMES};
+pub use backend::{BackendConfig, CpgConfig, GroupConfig, LibvirtConfig, NameMode, RebootMethod};
 pub use daemon::DaemonConfig;
 pub use error::{ConfigError, ConfigErrorKind, Warning};
-pub use listener::{
-    AuthSettings, ListenerConfig, MulticastConfig, SerialConfig, SerialMode, TcpConfig, VsockConfig, LISTENER_NAMES,
-};
+pub use listener::{AuthSettings, ListenerConfig, MulticastConfig, SerialConfig, SerialMode, TcpConfig, VsockConfig};
 pub use parser::MAX_DEPTH;
 pub use tree::{ConfigTree, Item, Section, TreeError, Value};
 

@@ -26,25 +26,6 @@ struct Sink {
     max_level: Level,
 }
 
-/// syslog facility number of a `logfacility` name.
-fn facility_code(name: &str) -> u8 {
-    match name {
-        "kern" => 0,
-        "user" => 1,
-        "mail" => 2,
-        "auth" => 4,
-        "syslog" => 5,
-        "lpr" => 6,
-        "news" => 7,
-        "uucp" => 8,
-        "cron" => 9,
-        "authpriv" => 10,
-        "ftp" => 11,
-        local if local.starts_with("local") => 16 + local[5..].parse::<u8>().unwrap_or(0).min(7),
-        _ => 3, // daemon
-    }
-}
-
 /// syslog severity of a level.
 fn severity(level: Level, crit: bool) -> u8 {
     match level {
@@ -138,10 +119,10 @@ fn open_append(path: &Path, what: &str) -> io::Result<Mutex<File>> {
 pub fn init(node: &str, logging: &Logging) -> io::Result<()> {
     let file = logging.logfile.as_deref().map(|p| open_append(p, "logfile")).transpose()?;
     let debug_file = logging.debugfile.as_deref().map(|p| open_append(p, "debugfile")).transpose()?;
-    let syslog = logging.facility.as_deref().and_then(|f| {
+    let syslog = logging.facility.and_then(|f| {
         let socket = UnixDatagram::unbound().ok()?;
         socket.connect("/dev/log").ok()?;
-        Some((socket, facility_code(f)))
+        Some((socket, f.code()))
     });
     let max_level = if logging.debug > 0 { Level::DEBUG } else { Level::INFO };
     let sink = Sink { node: node.to_string(), file, debug_file, syslog, max_level };
@@ -163,11 +144,7 @@ mod tests {
     }
 
     #[test]
-    fn facilities_and_severities_are_syslogs() {
-        assert_eq!(facility_code("daemon"), 3);
-        assert_eq!(facility_code("local0"), 16);
-        assert_eq!(facility_code("local7"), 23);
-        assert_eq!(facility_code("authpriv"), 10);
+    fn severities_are_syslogs() {
         assert_eq!(severity(Level::ERROR, true), 2);
         assert_eq!(severity(Level::WARN, false), 4);
         assert_eq!(severity(Level::INFO, false), 6);

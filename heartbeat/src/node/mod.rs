@@ -212,8 +212,12 @@ fn start_node(
             }
         })
         .map_err(|e| start("media", e))?;
-    let ping_targets: Vec<_> =
-        ha.ping_nodes.iter().copied().chain(ha.ping_groups.iter().flat_map(|g| g.members.iter().copied())).collect();
+    let ping_targets: Vec<_> = ha
+        .ping_nodes
+        .iter()
+        .chain(ha.ping_groups.iter().flat_map(|g| &g.members))
+        .map(|a| std::net::IpAddr::V4(*a))
+        .collect();
     let mut pinger = if ping_targets.is_empty() {
         None
     } else {
@@ -328,16 +332,12 @@ fn release_leftovers(runner: &ResourceRunner, groups: &[ResourceGroup]) {
 /// Ping pseudo-node name of each address: the address, or its ping_group.
 fn ping_names(ha: &HaConfig) -> HashMap<Ipv4Addr, String> {
     let mut names = HashMap::new();
-    for ip in &ha.ping_nodes {
-        if let std::net::IpAddr::V4(a) = ip {
-            names.insert(*a, a.to_string());
-        }
+    for a in &ha.ping_nodes {
+        names.insert(*a, a.to_string());
     }
     for group in &ha.ping_groups {
-        for ip in &group.members {
-            if let std::net::IpAddr::V4(a) = ip {
-                names.insert(*a, group.name.clone());
-            }
+        for a in &group.members {
+            names.insert(*a, group.name.clone());
         }
     }
     names

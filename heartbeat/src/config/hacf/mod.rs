@@ -11,12 +11,12 @@
 //! `auto_failback` defaults to `off` (3.0.6: `legacy`) with a warning;
 //! `nice_failback` is mapped as documented (`on` → `off`, `off` → `legacy`);
 //! `crm`/`pacemaker` enabled, `autojoin` other than `none`, `hbaping`,
-//! `serial`, `mcast6`, `ucast6` and the cluster-glue `stonith` directive are
-//! refused; directives with no effect here are accepted with one warning
+//! `serial`, `mcast6`, `ucast6`, IPv6 `ping`/`ping_group` addresses and the
+//! cluster-glue `stonith` directive are refused; directives with no effect here are accepted with one warning
 //! each; a repeated single-valued directive warns that the last one wins.
 
 use std::collections::HashSet;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -24,10 +24,12 @@ use std::time::Duration;
 use super::value::{parse_bool, parse_time};
 use super::{numbered_lines, read_text, ConfigError, Warning};
 
+mod facility;
 mod media;
 mod stonith;
 mod timing;
 
+pub use facility::Facility;
 pub use media::{Medium, DEFAULT_UDP_PORT};
 pub use stonith::{
     AgentRef, FenceAction, FenceParams, StonithConfig, StonithDelay, StonithFrom, StonithHost, DEFAULT_STONITH_TIMEOUT,
@@ -111,12 +113,6 @@ const KNOWN: &[&str] = &[
     "watchdog_socket",
 ];
 
-/// syslog facilities accepted by `logfacility` (plus `none`).
-const FACILITIES: &[&str] = &[
-    "auth", "authpriv", "cron", "daemon", "ftp", "kern", "lpr", "mail", "news", "syslog", "user", "uucp", "local0",
-    "local1", "local2", "local3", "local4", "local5", "local6", "local7",
-];
-
 /// What happens to groups when their home node comes back (spec §4.7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AutoFailback {
@@ -133,8 +129,8 @@ pub enum AutoFailback {
 pub struct PingGroup {
     /// The pseudo-node's name.
     pub name: String,
-    /// Addresses pinged.
-    pub members: Vec<IpAddr>,
+    /// Addresses pinged (IPv4 only: the pinger speaks ICMPv4).
+    pub members: Vec<Ipv4Addr>,
 }
 
 /// Logging directives.
@@ -145,7 +141,7 @@ pub struct Logging {
     /// `debugfile`: all messages, and resource scripts' stderr.
     pub debugfile: Option<PathBuf>,
     /// `logfacility`: syslog facility; `None` for `none` or unset.
-    pub facility: Option<String>,
+    pub facility: Option<Facility>,
     /// `debug`: 0–255.
     pub debug: u8,
 }
@@ -187,8 +183,8 @@ pub struct HaConfig {
     pub udp_port: u16,
     /// Cluster nodes, in file order, without duplicates.
     pub nodes: Vec<String>,
-    /// `ping` pseudo-nodes.
-    pub ping_nodes: Vec<IpAddr>,
+    /// `ping` pseudo-nodes (IPv4 only: the pinger speaks ICMPv4).
+    pub ping_nodes: Vec<Ipv4Addr>,
     /// `ping_group` pseudo-nodes.
     pub ping_groups: Vec<PingGroup>,
     /// Effective failback policy.
@@ -293,7 +289,7 @@ struct Builder<'p> {
     media: Vec<(usize, Medium)>,
     udpport: AtLine<u16>,
     nodes: Vec<String>,
-    ping_nodes: Vec<IpAddr>,
+    ping_nodes: Vec<Ipv4Addr>,
     ping_groups: Vec<(usize, PingGroup)>,
     auto_failback: AtLine<AutoFailback>,
     nice_failback: AtLine<AutoFailback>,
@@ -424,7 +420,7 @@ impl<'p> Builder<'p> {
                     return Err("ping needs at least one address: ping IP [IP...]".into());
                 }
                 for ip in args {
-                    self.ping_nodes.push(ip_value("ping", ip)?);
+                    self.ping_nodes.push(ping_address("ping", ip)?);
                 }
             }
             "ping_group" => {
@@ -434,7 +430,7 @@ impl<'p> Builder<'p> {
                 if ips.is_empty() {
                     return Err("ping_group needs a name and addresses: ping_group NAME IP [IP...]".into());
                 }
-                let members = ips.iter().map(|ip| ip_value("ping_group", ip)).collect::<Result<_, _>>()?;
+                let members = ips.iter().map(|ip| ping_address("ping_group", ip)).collect::<Result<_, _>>()?;
                 self.ping_groups.push((line, PingGroup { name: group.to_string(), members }));
             }
             "auto_failback" => {
@@ -496,9 +492,9 @@ impl<'p> Builder<'p> {
             "debugfile" => self.logging.debugfile = Some(PathBuf::from(one_value(name, args)?)),
             "logfacility" => {
                 let v = one_value(name, args)?;
-                self.logging.facility = match v.as_str() {
-                    "none" => None,
-                    f if FACILITIES.contains(&f) => Some(v),
+                self.logging.facility = match (v.as_str(), Facility::from_name(&v)) {
+                    ("none", _) => None,
+                    (_, Some(facility)) => Some(facility),
                     _ => return Err(format!("logfacility [{v}] is not a syslog facility (e.g. daemon, local0, none)")),
                 };
             }
@@ -782,9 +778,15 @@ fn time_value(name: &str, value: &str) -> Result<Duration, String> {
     })
 }
 
-/// An IP address of a ping pseudo-node.
-fn ip_value(directive: &str, text: &str) -> Result<IpAddr, String> {
-    text.parse().map_err(|_| format!("{directive} address [{text}] is not an IP address"))
+/// An address of a ping pseudo-node: IPv4, since the pinger is IPv4-only.
+fn ping_address(directive: &str, text: &str) -> Result<Ipv4Addr, String> {
+    match text.parse::<IpAddr>() {
+        Ok(IpAddr::V4(address)) => Ok(address),
+        Ok(IpAddr::V6(_)) => {
+            Err(format!("{directive} address [{text}]: IPv6 ping nodes are not supported (the pinger is IPv4-only)"))
+        }
+        Err(_) => Err(format!("{directive} address [{text}] is not an IP address")),
+    }
 }
 
 /// `apiauth CLIENT [uid=a,b] [gid=c,d]`.

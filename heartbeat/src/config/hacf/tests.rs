@@ -1,4 +1,4 @@
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::Ipv4Addr;
 use std::path::Path;
 use std::time::Duration;
 
@@ -70,9 +70,9 @@ crm off
     );
     assert_eq!(c.nodes, ["alpha", "bravo"]);
     assert_eq!(c.peers().collect::<Vec<_>>(), ["bravo"]);
-    assert_eq!(c.ping_nodes, [IpAddr::V4(Ipv4Addr::new(192, 168, 1, 254))]);
+    assert_eq!(c.ping_nodes, [Ipv4Addr::new(192, 168, 1, 254)]);
     assert_eq!(c.auto_failback, AutoFailback::On);
-    assert_eq!(c.logging.facility.as_deref(), Some("local0"));
+    assert_eq!(c.logging.facility, Some(Facility::Local(0)));
     assert_eq!(c.logging.logfile.as_deref(), Some(Path::new("/var/log/ha-log")));
     assert_eq!(
         c.respawn,
@@ -262,14 +262,11 @@ fn node_lines_repeat_and_duplicates_warn() {
 
 #[test]
 fn ping_nodes_and_groups() {
-    let (c, _) = ok(&format!("{BASE}ping 10.0.0.254 10.0.1.254\nping_group uplinks 10.0.0.1 2001:db8::1\n"));
-    assert_eq!(c.ping_nodes.len(), 2);
+    let (c, _) = ok(&format!("{BASE}ping 10.0.0.254 10.0.1.254\nping_group uplinks 10.0.0.1 10.0.2.1\n"));
+    assert_eq!(c.ping_nodes, [Ipv4Addr::new(10, 0, 0, 254), Ipv4Addr::new(10, 0, 1, 254)]);
     assert_eq!(
         c.ping_groups,
-        [PingGroup {
-            name: "uplinks".into(),
-            members: vec!["10.0.0.1".parse().unwrap(), "2001:db8::1".parse().unwrap()]
-        }]
+        [PingGroup { name: "uplinks".into(), members: vec![Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 2, 1)] }]
     );
     assert_eq!(err(&format!("{BASE}ping\n")), "/etc/ha.d/ha.cf:4: ping needs at least one address: ping IP [IP...]");
     assert_eq!(err(&format!("{BASE}ping gw\n")), "/etc/ha.d/ha.cf:4: ping address [gw] is not an IP address");
@@ -288,6 +285,18 @@ fn ping_nodes_and_groups() {
     assert_eq!(
         err(&format!("{BASE}ping_group g 10.0.0.1\nping_group g 10.0.0.2\n")),
         "/etc/ha.d/ha.cf:5: ping_group [g] defined twice"
+    );
+}
+
+#[test]
+fn ipv6_ping_nodes_are_refused_when_read() {
+    assert_eq!(
+        err(&format!("{BASE}ping 10.0.0.254 2001:db8::1\n")),
+        "/etc/ha.d/ha.cf:4: ping address [2001:db8::1]: IPv6 ping nodes are not supported (the pinger is IPv4-only)"
+    );
+    assert_eq!(
+        err(&format!("{BASE}ping_group uplinks 10.0.0.1 fe80::1\n")),
+        "/etc/ha.d/ha.cf:4: ping_group address [fe80::1]: IPv6 ping nodes are not supported (the pinger is IPv4-only)"
     );
 }
 
@@ -377,6 +386,11 @@ fn logging_directives() {
             debug: 3
         }
     );
+    for (name, facility) in
+        [("daemon", Facility::Daemon), ("authpriv", Facility::AuthPriv), ("local7", Facility::Local(7))]
+    {
+        assert_eq!(ok(&format!("{BASE}logfacility {name}\n")).0.logging.facility, Some(facility));
+    }
     assert_eq!(
         err(&format!("{BASE}logfacility local9\n")),
         "/etc/ha.d/ha.cf:4: logfacility [local9] is not a syslog facility (e.g. daemon, local0, none)"
