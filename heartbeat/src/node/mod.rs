@@ -19,6 +19,7 @@ use crate::config::authkeys::{check_permissions, AuthKeys};
 use crate::config::hacf::HaConfig;
 use crate::config::haresources::{HaResources, ResourceGroup};
 use crate::config::{ConfigError, Warning};
+use crate::membership::cluster_message::{ClusterMessage, DecodeError};
 use crate::membership::intake::{unix_time, DropCounters, Intake, Warnings};
 use crate::membership::liveness::{Event as LiveEvent, Liveness};
 use crate::membership::message::Message;
@@ -38,7 +39,7 @@ pub mod rundir;
 mod signals;
 pub mod watchdog_link;
 
-use cluster::{Action, Announcement, CleanReason, Cluster, Fencing, GroupInfo, GroupResult, GroupSet, NodeStatus};
+use cluster::{Action, CleanReason, Cluster, Fencing, GroupInfo, GroupResult, GroupSet, NodeStatus};
 use fence_speed::FenceSpeed;
 use media::{Datagram, Media};
 use watchdog_link::WatchdogLink;
@@ -449,8 +450,7 @@ impl Node {
                 info!("All HA resources relinquished.");
                 self.send_status(media);
                 for _ in 0..3 {
-                    let notice = self.message("shutdown");
-                    media.send(&notice.encode(&self.keys));
+                    self.send(&ClusterMessage::Shutdown, media);
                 }
                 return;
             }
@@ -463,24 +463,15 @@ impl Node {
         due.into_iter().map(|(_, t)| t).collect()
     }
 
-    fn message(&mut self, kind: &str) -> Message {
+    /// Signs and sends `content` as this node's next message.
+    fn send(&mut self, content: &ClusterMessage, media: &mut Media) {
         self.seq += 1;
-        Message::new(kind, &self.options.node, self.generation, self.seq)
+        let msg = content.to_message(&self.options.node, self.generation, self.seq);
+        media.send(&msg.encode(&self.keys));
     }
 
     fn send_status(&mut self, media: &mut Media) {
-        let a = self.cluster.announcement();
-        let hold: Vec<&str> = a.holds.iter().map(String::as_str).collect();
-        let msg = self
-            .message("status")
-            .with("st", a.status.as_str())
-            .with("hold", &hold.join(" "))
-            .with("ping", &a.ping.to_string())
-            .with("sb", &a.standby.map_or("none".to_string(), |s| s.to_string()))
-            .with("wd", &a.watchdog.as_millis().to_string())
-            .with("dead", &a.unclean.iter().map(String::as_str).collect::<Vec<_>>().join(" "))
-            .with("ft", &a.fence_time.as_millis().to_string());
-        media.send(&msg.encode(&self.keys));
+        self.send(&ClusterMessage::Status(self.cluster.announcement()), media);
     }
 
     fn tick(&mut self, now: Instant) -> Vec<Action> {
@@ -721,21 +712,15 @@ impl Node {
     }
 
     fn on_message(&mut self, msg: &Message) -> Vec<Action> {
-        match msg.kind.as_str() {
-            "status" => match parse_announcement(msg) {
-                Some(a) => {
-                    self.seen_alive.insert(msg.src.clone(), msg.generation);
-                    self.cluster.on_announcement(&msg.src, a)
-                }
-                None => {
-                    DropCounters::bump(&self.dropped.malformed);
-                    Vec::new()
-                }
-            },
-            "shutdown" if self.seen_alive.get(&msg.src) == Some(&msg.generation) => {
+        match ClusterMessage::decode(msg) {
+            Ok(ClusterMessage::Status(a)) => {
+                self.seen_alive.insert(msg.src.clone(), msg.generation);
+                self.cluster.on_announcement(&msg.src, a)
+            }
+            Ok(ClusterMessage::Shutdown) if self.seen_alive.get(&msg.src) == Some(&msg.generation) => {
                 self.cluster.on_shutdown_notice(&msg.src)
             }
-            "shutdown" => {
+            Ok(ClusterMessage::Shutdown) => {
                 DropCounters::bump(&self.dropped.replayed);
                 warn!(
                     "Ignoring shutdown notice from {} (generation {}): that generation was not heard alive in this run",
@@ -743,14 +728,16 @@ impl Node {
                 );
                 Vec::new()
             }
-            "takeover" => match msg.field("set").and_then(GroupSet::parse) {
-                Some(set) if !self.shutting_down => {
-                    info!("{} asks to take over [{set}]", msg.src);
-                    self.cluster.go_standby(set.mirrored())
-                }
-                _ => Vec::new(),
-            },
-            other => {
+            Ok(ClusterMessage::Takeover(set)) if !self.shutting_down => {
+                info!("{} asks to take over [{set}]", msg.src);
+                self.cluster.go_standby(set.mirrored())
+            }
+            Ok(ClusterMessage::Takeover(_)) | Err(DecodeError::BadTakeover) => Vec::new(),
+            Err(DecodeError::BadStatus) => {
+                DropCounters::bump(&self.dropped.malformed);
+                Vec::new()
+            }
+            Err(DecodeError::UnknownKind(other)) => {
                 debug!("message type [{other}] from {} ignored", msg.src);
                 Vec::new()
             }
@@ -852,8 +839,7 @@ impl Node {
             ("takeover", set) if !self.shutting_down => {
                 let set = set.flatten().unwrap_or(GroupSet::All);
                 info!("{} asks to take over [{set}]", self.options.node);
-                let msg = self.message("takeover").with("set", &set.to_string());
-                media.send(&msg.encode(&self.keys));
+                self.send(&ClusterMessage::Takeover(set), media);
                 (format!("takeover [{set}] requested\n"), self.cluster.leave_standby())
             }
             ("standby" | "takeover", _) => ("error: shutdown in progress\n".into(), Vec::new()),
@@ -868,21 +854,6 @@ fn log_ping_event(event: &LiveEvent) {
         LiveEvent::NodeDead { node } => warn!("node {node}: is dead"),
         _ => debug!("{event}"),
     }
-}
-
-/// The announcement in a status message; `None` when a field is malformed.
-fn parse_announcement(msg: &Message) -> Option<Announcement> {
-    let status = NodeStatus::parse(msg.field("st")?)?;
-    let holds = msg.field("hold").unwrap_or("").split_whitespace().map(str::to_string).collect();
-    let ping = msg.field("ping").unwrap_or("0").parse().ok()?;
-    let standby = match msg.field("sb").unwrap_or("none") {
-        "none" => None,
-        s => Some(GroupSet::parse(s)?),
-    };
-    let watchdog = Duration::from_millis(msg.field("wd").unwrap_or("0").parse().ok()?);
-    let unclean = msg.field("dead").unwrap_or("").split_whitespace().map(str::to_string).collect();
-    let fence_time = Duration::from_millis(msg.field("ft").unwrap_or("0").parse().ok()?);
-    Some(Announcement { status, holds, ping, standby, watchdog, unclean, fence_time })
 }
 
 /// A replay guard that treats generations older than the persisted ones as replays.
