@@ -39,7 +39,8 @@ pub mod rundir;
 mod signals;
 pub mod watchdog_link;
 
-use cluster::{Action, CleanReason, Cluster, Fencing, GroupInfo, GroupResult, GroupSet, NodeStatus};
+use cluster::{Action, CleanReason, Cluster, Fencing, GroupInfo, GroupResult, NodeStatus};
+use control::{ControlCommand, ControlReply};
 use fence_speed::FenceSpeed;
 use media::{Datagram, Media};
 use watchdog_link::WatchdogLink;
@@ -156,8 +157,8 @@ pub fn run(options: &Options, loaded: Loaded) -> Result<(), RunError> {
     }
     let start = |what: &str, e: std::io::Error| RunError::Start(format!("{what}: {e}"));
     rundir::prepare(&options.run_dir).map_err(|e| RunError::Start(e.to_string()))?;
-    if let Ok(Some(answer)) = control::send(&options.run_dir, "pid") {
-        return Err(RunError::Start(format!("heartbeat: already running [pid {}].", answer.trim())));
+    if let Ok(Some(answer)) = control::send(&options.run_dir, ControlCommand::Pid) {
+        return Err(RunError::Start(format!("heartbeat: already running [pid {}].", answer.to_string().trim())));
     }
     let pid_file = rundir::write_pid_file(&options.run_dir).map_err(|e| start("pid file", e))?;
     let started = start_node(options, ha, keys, resources, &pid_file);
@@ -660,8 +661,8 @@ impl Node {
                 self.cluster.set_ping_count(count)
             }
             Event::Control(request) => {
-                let (text, actions) = self.control(&request.command, media);
-                let _ = request.reply.send(text);
+                let (reply, actions) = self.control(request.command, media);
+                let _ = request.reply.send(reply);
                 actions
             }
             Event::GroupDone(key, result) => self.cluster.on_group_done(&key, result),
@@ -820,30 +821,24 @@ impl Node {
         });
     }
 
-    fn control(&mut self, command: &str, media: &mut Media) -> (String, Vec<Action>) {
-        let mut words = command.split_whitespace();
-        let verb = words.next().unwrap_or("");
-        let set = words.next().map(GroupSet::parse);
-        match (verb, set) {
-            ("pid", None) => (format!("{}\n", std::process::id()), Vec::new()),
-            ("status", None) => (report::status(self), Vec::new()),
-            ("nodes", None) => (report::nodes(self), Vec::new()),
-            ("stop", None) => ("stopping\n".into(), self.begin_shutdown()),
-            ("standby" | "takeover", Some(None)) => {
-                ("error: the set must be all, local or foreign\n".into(), Vec::new())
+    fn control(&mut self, command: ControlCommand, media: &mut Media) -> (ControlReply, Vec<Action>) {
+        let answer = |text: String| ControlReply::Answer(text);
+        match command {
+            ControlCommand::Pid => (answer(format!("{}\n", std::process::id())), Vec::new()),
+            ControlCommand::Status => (answer(report::status(self)), Vec::new()),
+            ControlCommand::Nodes => (answer(report::nodes(self)), Vec::new()),
+            ControlCommand::Stop => (answer("stopping\n".into()), self.begin_shutdown()),
+            ControlCommand::Standby(_) | ControlCommand::Takeover(_) if self.shutting_down => {
+                (ControlReply::Error("shutdown in progress".into()), Vec::new())
             }
-            ("standby", set) if !self.shutting_down => {
-                let set = set.flatten().unwrap_or(GroupSet::All);
-                (format!("standby [{set}] requested\n"), self.cluster.go_standby(set))
+            ControlCommand::Standby(set) => {
+                (answer(format!("standby [{set}] requested\n")), self.cluster.go_standby(set))
             }
-            ("takeover", set) if !self.shutting_down => {
-                let set = set.flatten().unwrap_or(GroupSet::All);
+            ControlCommand::Takeover(set) => {
                 info!("{} asks to take over [{set}]", self.options.node);
                 self.send(&ClusterMessage::Takeover(set), media);
-                (format!("takeover [{set}] requested\n"), self.cluster.leave_standby())
+                (answer(format!("takeover [{set}] requested\n")), self.cluster.leave_standby())
             }
-            ("standby" | "takeover", _) => ("error: shutdown in progress\n".into(), Vec::new()),
-            _ => (format!("error: unknown command [{command}]\n"), Vec::new()),
         }
     }
 }
