@@ -101,7 +101,11 @@ enum Event {
     PingReply(Ipv4Addr),
     Control(control::Request),
     GroupDone(String, GroupResult),
-    Monitored(String, bool),
+    /// A running group's status check finished.
+    Monitored {
+        group: String,
+        health: GroupHealth,
+    },
     Agent(AgentReport),
     Shutdown,
 }
@@ -112,8 +116,8 @@ enum AgentReport {
     Fence { node: String, outcome: FenceOutcome },
     /// A power-state query of `node` (`None`: the agent could not tell).
     Power { node: String, power: Option<Power>, took: Duration },
-    /// The device check at start.
-    DeviceCheck { ok: bool, took: Duration },
+    /// A check of the fence device (`None`: it did not answer).
+    DeviceCheck { answered_in: Option<Duration> },
 }
 
 /// How a fence call ended.
@@ -123,6 +127,31 @@ enum FenceOutcome {
     Failed,
     /// Killed because its reason was gone.
     Cancelled,
+}
+
+/// What the status check of a running group found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum GroupHealth {
+    /// Every resource runs.
+    Running,
+    /// Some resource stopped (or the check failed): the group died here.
+    Died,
+}
+
+/// A resource group operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum GroupOp {
+    Start,
+    Stop,
+}
+
+/// Which check of the fence device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DeviceCheck {
+    /// The first, when the node becomes active (`monitor`: logs that it runs).
+    First,
+    /// The periodic re-check (`probe`: logs only a failure).
+    Again,
 }
 
 /// Deferred work.
@@ -489,11 +518,11 @@ impl Node {
             let settled = waited >= self.keepalive * 2;
             if settled && (self.cluster.all_peers_heard() || waited >= self.ha.timing.initdead) {
                 actions.extend(self.cluster.become_active());
-                self.check_fence_device(true);
+                self.check_fence_device(DeviceCheck::First);
             }
         }
         if self.next_device_check.is_some_and(|t| now >= t) && !self.shutting_down {
-            self.check_fence_device(false);
+            self.check_fence_device(DeviceCheck::Again);
         }
         if !self.ha.monitor_interval.is_zero() && now >= self.next_monitor {
             self.next_monitor = now + self.ha.monitor_interval;
@@ -508,16 +537,19 @@ impl Node {
     }
 
     /// Checks the fence device (`monitor`) on its own thread; the answer's
-    /// duration feeds the announced fence time. The first check logs that
-    /// it runs; the periodic ones only a failure.
-    fn check_fence_device(&mut self, first: bool) {
+    /// duration feeds the announced fence time.
+    fn check_fence_device(&mut self, check: DeviceCheck) {
         self.next_device_check = None;
         if let Some(fencer) = self.fencer.clone() {
             let tx = self.tx.clone();
             std::thread::spawn(move || {
                 let started = Instant::now();
-                let ok = if first { fencer.monitor() } else { fencer.probe() }.is_ok();
-                let _ = tx.send(Event::Agent(AgentReport::DeviceCheck { ok, took: started.elapsed() }));
+                let answered = match check {
+                    DeviceCheck::First => fencer.monitor(),
+                    DeviceCheck::Again => fencer.probe(),
+                };
+                let answered_in = answered.ok().map(|_| started.elapsed());
+                let _ = tx.send(Event::Agent(AgentReport::DeviceCheck { answered_in }));
             });
         }
     }
@@ -585,11 +617,9 @@ impl Node {
                 }
                 actions
             }
-            AgentReport::DeviceCheck { ok, took } => {
+            AgentReport::DeviceCheck { answered_in } => {
                 self.next_device_check = Some(Instant::now() + self.fence_speed.next_check_in());
-                if !ok {
-                    return Vec::new();
-                }
+                let Some(took) = answered_in else { return Vec::new() };
                 self.fence_speed.record_query(took);
                 let estimate = self.fence_speed.estimate();
                 if estimate == self.cluster.announcement().fence_time {
@@ -617,8 +647,11 @@ impl Node {
             let runner = self.runner.clone();
             let tx = self.tx.clone();
             std::thread::spawn(move || {
-                let running = matches!(runner.group_status(&group), Ok(GroupStatus::All));
-                let _ = tx.send(Event::Monitored(group.key.clone(), running));
+                let health = match runner.group_status(&group) {
+                    Ok(GroupStatus::All) => GroupHealth::Running,
+                    _ => GroupHealth::Died,
+                };
+                let _ = tx.send(Event::Monitored { group: group.key.clone(), health });
             });
         }
     }
@@ -666,12 +699,11 @@ impl Node {
                 actions
             }
             Event::GroupDone(key, result) => self.cluster.on_group_done(&key, result),
-            Event::Monitored(key, running) => {
-                self.monitoring.remove(&key);
-                if running {
-                    Vec::new()
-                } else {
-                    self.cluster.on_group_died(&key)
+            Event::Monitored { group, health } => {
+                self.monitoring.remove(&group);
+                match health {
+                    GroupHealth::Running => Vec::new(),
+                    GroupHealth::Died => self.cluster.on_group_died(&group),
                 }
             }
             Event::Agent(report) => self.on_agent_report(report),
@@ -766,8 +798,8 @@ impl Node {
                 Action::Start(key) | Action::Stop(key) if !self.groups.contains_key(&key) => {
                     error!("no group {key} in haresources");
                 }
-                Action::Start(key) => self.spawn_group_op(key, true),
-                Action::Stop(key) => self.spawn_group_op(key, false),
+                Action::Start(key) => self.spawn_group_op(key, GroupOp::Start),
+                Action::Stop(key) => self.spawn_group_op(key, GroupOp::Stop),
                 Action::Fence { node, after } => self.timers.push((Instant::now() + after, Timer::Fence(node))),
                 Action::CancelFence(node) => {
                     self.timers.retain(|(_, t)| *t != Timer::Fence(node.clone()));
@@ -794,13 +826,14 @@ impl Node {
         }
     }
 
-    fn spawn_group_op(&self, key: String, start: bool) {
+    /// Starts or stops group `key` on its own thread.
+    fn spawn_group_op(&self, key: String, op: GroupOp) {
         let group = self.groups[&key].clone();
         let runner = self.runner.clone();
         let tx = self.tx.clone();
         std::thread::spawn(move || {
-            let result = if start {
-                match runner.start_group(&group) {
+            let result = match op {
+                GroupOp::Start => match runner.start_group(&group) {
                     Ok(()) => GroupResult::Started,
                     Err(e) => {
                         error!(crit = true, "{e}");
@@ -810,12 +843,11 @@ impl Node {
                             GroupResult::StartFailed
                         }
                     }
-                }
-            } else {
-                match runner.stop_group(&group) {
+                },
+                GroupOp::Stop => match runner.stop_group(&group) {
                     Ok(()) => GroupResult::Stopped,
                     Err(_) => GroupResult::StopFailed,
-                }
+                },
             };
             let _ = tx.send(Event::GroupDone(key, result));
         });
