@@ -2,7 +2,8 @@
 //! the foundation of the `heartbeat` program.
 //!
 //! * [`config`] — ha.cf, authkeys and haresources as typed values.
-//! * [`membership`] — signed cluster messages and replay protection.
+//! * [`membership`] — signed cluster messages, their typed content and
+//!   replay protection.
 //! * [`process`] — running a helper program with a deadline.
 //! * [`realtime`] — SCHED_FIFO and locked memory for the node (`realtime`).
 //! * [`resources`] — resource scripts, LSB init scripts and OCF agents;

@@ -58,6 +58,16 @@ pub(super) enum Timer {
     WatchdogExpiry(String),
 }
 
+/// Whether the node feeds its watchdog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Feeding {
+    /// Fed each keepalive (the normal case).
+    On,
+    /// Not fed while this node gives up its groups to a peer it cannot
+    /// fence (see [`super::cluster`]): it resets unless they stop first.
+    Withheld,
+}
+
 /// The running node: all state, owned by the main loop's thread.
 pub(super) struct Node {
     /// Interval of status messages (and of the tick).
@@ -114,9 +124,8 @@ pub(super) struct Node {
     pub(super) started: Instant,
     /// Whether a graceful stop is under way.
     pub(super) shutting_down: bool,
-    /// Whether the watchdog is fed (false while this node gives up its
-    /// groups to a peer it cannot fence: see [`super::cluster`]).
-    pub(super) feeding: bool,
+    /// Whether the watchdog is fed each keepalive.
+    pub(super) feeding: Feeding,
 }
 
 /// How often groups that failed here are retried when nobody runs them.
@@ -161,7 +170,7 @@ impl Node {
                 if let Some(p) = pinger.as_deref_mut() {
                     p.send_round();
                 }
-                if let Some(w) = watchdog.as_deref_mut().filter(|_| self.feeding) {
+                if let Some(w) = watchdog.as_deref_mut().filter(|_| self.feeding == Feeding::On) {
                     if !w.feed() {
                         watchdog = None;
                     }
@@ -336,8 +345,8 @@ impl Node {
                     self.timers.push((Instant::now() + after, Timer::WatchdogExpiry(node)))
                 }
                 Action::Announce => announce = true,
-                Action::StopFeeding => self.feeding = false,
-                Action::ResumeFeeding => self.feeding = true,
+                Action::StopFeeding => self.feeding = Feeding::Withheld,
+                Action::ResumeFeeding => self.feeding = Feeding::On,
             }
         }
         if announce {

@@ -24,7 +24,7 @@ use crate::stonith::Fencer;
 
 use super::cluster::{Cluster, Fencing, GroupInfo};
 use super::control::{self, ControlCommand};
-use super::event_loop::{Event, Node};
+use super::event_loop::{Event, Feeding, Node};
 use super::fence_speed::FenceSpeed;
 use super::media::{Datagram, Media};
 use super::watchdog_link::WatchdogLink;
@@ -306,7 +306,7 @@ fn assemble(options: &Options, ha: HaConfig, keys: AuthKeys, resources: &HaResou
         timers: Vec::new(),
         started: Instant::now(),
         shutting_down: false,
-        feeding: true,
+        feeding: Feeding::On,
     }
 }
 

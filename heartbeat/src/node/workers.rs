@@ -27,7 +27,9 @@ pub(super) enum AgentReport {
 /// How a fence call ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum FenceOutcome {
+    /// The agent reported success.
     Done,
+    /// The agent failed (retried while the node still needs fencing).
     Failed,
     /// Killed because its reason was gone.
     Cancelled,
