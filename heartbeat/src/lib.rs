@@ -2,8 +2,8 @@
 //! the foundation of the `heartbeat` program.
 //!
 //! * [`config`] — ha.cf, authkeys and haresources as typed values.
-//! * [`membership`] — signed cluster messages and replay protection.
-//! * [`process`] — running a helper program with a deadline.
+//! * [`membership`] — signed cluster messages, their typed content and
+//!   replay protection.
 //! * [`realtime`] — SCHED_FIFO and locked memory for the node (`realtime`).
 //! * [`resources`] — resource scripts, LSB init scripts and OCF agents;
 //!   resource groups.
@@ -16,9 +16,6 @@ pub mod node;
 pub mod realtime;
 pub mod resources;
 pub mod stonith;
-
-/// Running helper programs with a deadline (shared: [`plumbing::process`]).
-pub use plumbing::process;
 
 #[cfg(test)]
 mod testutil;

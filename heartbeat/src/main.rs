@@ -15,7 +15,8 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
-use heartbeat::node::{self, control, Options};
+use heartbeat::node::control::{self, CommandError, ControlCommand};
+use heartbeat::node::{self, Options};
 
 /// Exit status of a configuration error (Heartbeat's).
 const EXIT_CONFIG: u8 = 6;
@@ -95,10 +96,10 @@ fn main() -> ExitCode {
             }
             Err(e) => config_error(&e),
         },
-        Command::Status => query(&options, "status"),
-        Command::Nodes => query(&options, "nodes"),
-        Command::Standby { set } => query(&options, &format!("standby {set}")),
-        Command::Takeover { set } => query(&options, &format!("takeover {set}")),
+        Command::Status => query(&options, Ok(ControlCommand::Status)),
+        Command::Nodes => query(&options, Ok(ControlCommand::Nodes)),
+        Command::Standby { set } => query(&options, ControlCommand::parse(&format!("standby {set}"))),
+        Command::Takeover { set } => query(&options, ControlCommand::parse(&format!("takeover {set}"))),
         Command::Stop => stop(&options),
     }
 }
@@ -128,11 +129,17 @@ fn run(options: &Options) -> ExitCode {
     }
 }
 
-fn query(options: &Options, command: &str) -> ExitCode {
-    match control::send(&options.run_dir, command) {
-        Ok(Some(answer)) => {
-            print!("{answer}");
-            if answer.starts_with("error:") {
+/// Sends `command` and shows the answer. A command that does not parse
+/// is answered here, as the node would (when a node is running).
+fn query(options: &Options, command: Result<ControlCommand, CommandError>) -> ExitCode {
+    let sent = match command {
+        Ok(command) => control::send(&options.run_dir, command),
+        Err(e) => control::send(&options.run_dir, ControlCommand::Pid).map(|running| running.map(|_| e.into())),
+    };
+    match sent {
+        Ok(Some(reply)) => {
+            print!("{reply}");
+            if reply.is_error() {
                 ExitCode::FAILURE
             } else {
                 ExitCode::SUCCESS
@@ -150,7 +157,7 @@ fn query(options: &Options, command: &str) -> ExitCode {
 }
 
 fn stop(options: &Options) -> ExitCode {
-    match control::send(&options.run_dir, "stop") {
+    match control::send(&options.run_dir, ControlCommand::Stop) {
         Ok(Some(_)) => {}
         Ok(None) => {
             println!("INFO: Heartbeat already stopped.");
@@ -163,7 +170,7 @@ fn stop(options: &Options) -> ExitCode {
     }
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(600) {
-        if matches!(control::send(&options.run_dir, "pid"), Ok(None)) {
+        if matches!(control::send(&options.run_dir, ControlCommand::Pid), Ok(None)) {
             println!("Heartbeat shutdown complete.");
             return ExitCode::SUCCESS;
         }

@@ -28,7 +28,7 @@ use std::time::Duration;
 use tracing::{error, info};
 
 use crate::config::hacf::{AgentRef, FenceAction, FenceParams, HaConfig};
-use crate::process::{self, Cancel, RunError};
+use plumbing::process::{self, Cancel, RunError};
 
 /// Where agents given by name are looked up, in order.
 pub const AGENT_DIRS: [&str; 2] = ["/usr/sbin", "/sbin"];

@@ -30,7 +30,8 @@ pub const MAX_MESSAGE_LEN: usize = 4096;
 /// A decoded, authenticated message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
-    /// Message type: `status`, `shutdown` or `takeover` (others are ignored).
+    /// Message type: `status`, `shutdown` or `takeover` (others are
+    /// ignored; see [`super::cluster_message`]).
     pub kind: String,
     /// Sending node.
     pub src: String,

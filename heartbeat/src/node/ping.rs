@@ -5,7 +5,7 @@
 
 use std::io;
 use std::mem::MaybeUninit;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{Ipv4Addr, SocketAddr};
 
 use plumbing::icmp;
 use socket2::{Domain, Protocol, Socket, Type};
@@ -30,27 +30,15 @@ fn reply_source(packet: &[u8], identifier: u16) -> Option<Ipv4Addr> {
 }
 
 impl Pinger {
-    /// A pinger for the IPv4 `targets` (IPv6 ping nodes are refused).
-    pub fn new(targets: &[IpAddr]) -> io::Result<Pinger> {
-        let mut v4 = Vec::new();
-        for t in targets {
-            match t {
-                IpAddr::V4(a) => v4.push(*a),
-                IpAddr::V6(a) => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::Unsupported,
-                        format!("IPv6 ping node {a} is not supported"),
-                    ))
-                }
-            }
-        }
+    /// A pinger for `targets` (ha.cf accepts IPv4 ping nodes only).
+    pub fn new(targets: &[Ipv4Addr]) -> io::Result<Pinger> {
         let socket = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::ICMPV4)).map_err(|e| {
             io::Error::new(
                 e.kind(),
                 format!("cannot open an ICMP socket for ping nodes: {e} (needs root or CAP_NET_RAW)"),
             )
         })?;
-        Ok(Pinger { socket, targets: v4, identifier: (std::process::id() & 0xffff) as u16, sequence: 0 })
+        Ok(Pinger { socket, targets: targets.to_vec(), identifier: (std::process::id() & 0xffff) as u16, sequence: 0 })
     }
 
     /// Sends one echo request to every target (errors such as an unreachable

@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use super::cluster::{LocalGroup, PeerState};
-use super::Node;
+use super::event_loop::Node;
 
 /// `heartbeat status`: the v1 `-s` line, this node's state, each group's
 /// place, and the dropped-packet counters.

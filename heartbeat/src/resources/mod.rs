@@ -12,7 +12,7 @@ use std::time::Duration;
 use tracing::{debug, error, info};
 
 use crate::config::haresources::Resource;
-use crate::process::{self, Output, RunError};
+use plumbing::process::{self, Output, RunError};
 
 pub mod agent;
 mod group;

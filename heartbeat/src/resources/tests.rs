@@ -227,7 +227,7 @@ fn a_hung_script_times_out() {
     let started = Instant::now();
     let err = runner.stop(&first("slow")).unwrap_err();
     assert!(started.elapsed() < Duration::from_secs(5));
-    assert!(matches!(err, ResourceError::Run(crate::process::RunError::Timeout { .. })), "{err}");
+    assert!(matches!(err, ResourceError::Run(plumbing::process::RunError::Timeout { .. })), "{err}");
     assert!(err.to_string().ends_with("slow did not finish within 300 ms and was killed"), "{err}");
 }
 
@@ -240,7 +240,7 @@ fn a_script_that_cannot_be_executed_is_a_run_error() {
     std::fs::set_permissions(&path, <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o755))
         .unwrap();
     let err = fx.runner().start(&first("broken")).unwrap_err();
-    assert!(matches!(err, ResourceError::Run(crate::process::RunError::Spawn { .. })), "{err}");
+    assert!(matches!(err, ResourceError::Run(plumbing::process::RunError::Spawn { .. })), "{err}");
     assert!(err.to_string().starts_with(&format!("cannot run {}: ", path.display())), "{err}");
 }
 
