@@ -54,6 +54,8 @@ set -u -o pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
+# shellcheck source=scripts/lib/netns.sh
+. "$REPO/scripts/lib/netns.sh"
 RUNS=7
 FLOOD_SECONDS=15
 OURS_DIR="$REPO/target/release"
@@ -168,23 +170,12 @@ forget() {
 # the others = clients).
 setup_lan() {
     local side=$1 net=$2 hub="${TAG}${1}h" i ns
-    ip netns add "$hub" || die "ip netns add $hub"
     NSLIST+=("$hub")
-    ip -n "$hub" link set lo up
-    ip -n "$hub" link add br0 type bridge || die "bridge"
-    ip -n "$hub" link set br0 type bridge mcast_snooping 0
-    ip -n "$hub" link set br0 up
+    netns_hub "$hub" || die "setting up $hub"
     for i in $(seq 1 "${3:-9}"); do
         ns="${TAG}${side}${i}"
-        ip netns add "$ns" || die "ip netns add $ns"
         NSLIST+=("$ns")
-        ip -n "$ns" link set lo up
-        ip -n "$ns" link set lo multicast on
-        ip -n "$hub" link add "v$i" type veth peer name eth0 netns "$ns" || die "veth $ns"
-        ip -n "$hub" link set "v$i" master br0 up
-        ip -n "$ns" addr add "198.18.$net.$i/24" dev eth0
-        ip -n "$ns" link set eth0 up
-        ip -n "$ns" route add 224.0.0.0/4 dev eth0
+        netns_host "$hub" "$ns" "v$i" "198.18.$net.$i/24" || die "setting up $ns"
     done
 }
 

@@ -32,6 +32,8 @@ set -u
 export LC_ALL=C
 
 HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=scripts/lib/netns.sh
+. "$HERE/../scripts/lib/netns.sh"
 ROOT=$(cd "$HERE/.." && pwd)
 HELPERS=$HERE/heartbeat
 FENCE_NETNS=$(cd "$HERE/../tests/heartbeat" && pwd)/fence_netns  # the test suite's agent, shared
@@ -150,21 +152,10 @@ mkdir -p "$WORK/logs" "$STATE"
 # Hub namespace with bridge br0 (public network 198.18.0.0/24): alpha .1,
 # bravo .2, client .254; alpha and bravo also share a dedicated veth link
 # eth1 (198.18.1.1 - 198.18.1.2).
-for ns in "$NS_HUB" "$NS_CLIENT" "$NS_A" "$NS_B"; do
-    ip netns add "$ns" || die "ip netns add $ns"
-    ip -n "$ns" link set lo up
-done
-ip -n "$NS_HUB" link add br0 type bridge
-ip -n "$NS_HUB" link set br0 up
-plug() { # hub-port ns address
-    ip -n "$NS_HUB" link add "$1" type veth peer name eth0 netns "$2"
-    ip -n "$NS_HUB" link set "$1" master br0 up
-    ip -n "$2" addr add "$3/24" dev eth0
-    ip -n "$2" link set eth0 up
-}
-plug pc "$NS_CLIENT" 198.18.0.254
-plug pa "$NS_A" 198.18.0.1
-plug pb "$NS_B" 198.18.0.2
+netns_hub "$NS_HUB" || die "setting up $NS_HUB"
+netns_host "$NS_HUB" "$NS_CLIENT" pc 198.18.0.254/24 || die "setting up $NS_CLIENT"
+netns_host "$NS_HUB" "$NS_A" pa 198.18.0.1/24 || die "setting up $NS_A"
+netns_host "$NS_HUB" "$NS_B" pb 198.18.0.2/24 || die "setting up $NS_B"
 ip -n "$NS_A" link add eth1 type veth peer name eth1 netns "$NS_B"
 ip -n "$NS_A" addr add 198.18.1.1/24 dev eth1
 ip -n "$NS_B" addr add 198.18.1.2/24 dev eth1
