@@ -81,19 +81,7 @@ fn page_size() -> u64 {
 
 /// Parses the Debian format; `path` names the file in errors and warnings.
 pub fn parse(text: &str, path: &Path) -> Result<Loaded, ConfigError> {
-    let mut config = Config { source: Some(path.to_path_buf()), ..Config::default() };
-    let mut warnings = Vec::new();
-    // Checks are collected with their kinds first: interval and
-    // retry-timeout may come after them.
-    let mut checks: Vec<(CheckKind, Option<Origin>)> = Vec::new();
-    let mut last_file: Option<usize> = None;
-    let mut max1: Option<(f64, Option<Origin>)> = None;
-    let (mut max5, mut max15): (Option<f64>, Option<f64>) = (None, None);
-    let mut min_memory: Option<(u64, Option<Origin>)> = None;
-    let mut test: Option<(String, Option<Origin>)> = None;
-    let mut test_timeout = super::DEFAULT_COMMAND_TIMEOUT;
-    let mut grace = DEFAULT_GRACE;
-    let mut interval_origin = None;
+    let mut state = State::new(path);
     let mut p = Parser { path, line: 0 };
     for (index, raw) in text.lines().enumerate() {
         p.line = index + 1;
@@ -108,12 +96,55 @@ pub fn parse(text: &str, path: &Path) -> Result<Loaded, ConfigError> {
         if value.is_empty() {
             return Err(p.error(format!("{key}: missing value")));
         }
-        let load = |p: &Parser, v: &str| -> Result<f64, ConfigError> {
+        state.apply(&p, key, value)?;
+    }
+    state.finish()
+}
+
+/// What the lines said so far. Checks are collected with their kinds
+/// first: `interval` and `retry-timeout` may come after them.
+struct State {
+    config: Config,
+    warnings: Vec<String>,
+    checks: Vec<(CheckKind, Option<Origin>)>,
+    last_file: Option<usize>,
+    max1: Option<(f64, Option<Origin>)>,
+    max5: Option<f64>,
+    max15: Option<f64>,
+    min_memory: Option<(u64, Option<Origin>)>,
+    test: Option<(String, Option<Origin>)>,
+    test_timeout: Duration,
+    grace: Duration,
+    interval_origin: Option<Origin>,
+}
+
+impl State {
+    fn new(path: &Path) -> Self {
+        State {
+            config: Config { source: Some(path.to_path_buf()), ..Config::default() },
+            warnings: Vec::new(),
+            checks: Vec::new(),
+            last_file: None,
+            max1: None,
+            max5: None,
+            max15: None,
+            min_memory: None,
+            test: None,
+            test_timeout: super::DEFAULT_COMMAND_TIMEOUT,
+            grace: DEFAULT_GRACE,
+            interval_origin: None,
+        }
+    }
+
+    /// One `key = value` line.
+    fn apply(&mut self, p: &Parser, key: &str, value: &str) -> Result<(), ConfigError> {
+        let load = |v: &str| -> Result<f64, ConfigError> {
             v.parse::<f64>()
                 .ok()
                 .filter(|x| x.is_finite() && *x >= 0.0)
                 .ok_or_else(|| p.error(format!("{key}: expected a load of 0 or more, got `{v}`")))
         };
+        let config = &mut self.config;
         match key {
             "watchdog-device" => config.device = PathBuf::from(value),
             "watchdog-timeout" => {
@@ -122,11 +153,11 @@ pub fn parse(text: &str, path: &Path) -> Result<Loaded, ConfigError> {
                     .ok()
                     .filter(|&t| t > 0)
                     .ok_or_else(|| p.error(format!("{key}: expected 1 to {} seconds, got {value}", u32::MAX)))?;
-                interval_origin = interval_origin.or(p.origin());
+                self.interval_origin = self.interval_origin.take().or(p.origin());
             }
             "interval" => {
                 config.interval = p.seconds(key, value, false)?;
-                interval_origin = p.origin();
+                self.interval_origin = p.origin();
             }
             "realtime" => config.realtime = p.yes_no(key, value)?,
             "priority" => {
@@ -134,58 +165,75 @@ pub fn parse(text: &str, path: &Path) -> Result<Loaded, ConfigError> {
                     value.parse::<i64>().map_err(|_| p.error(format!("{key}: expected a number, got `{value}`")))?;
                 config.priority = parse_priority(n).map_err(|m| p.error(format!("{key}: {m}")))?;
             }
-            "retry-timeout" => grace = p.seconds(key, value, true)?,
-            "pidfile" => checks.push((CheckKind::pidfile(value), p.origin())),
+            "retry-timeout" => self.grace = p.seconds(key, value, true)?,
+            "repair-binary" => config.repair = Some(CommandLine::program(value)),
+            "repair-timeout" => config.repair_timeout = p.seconds(key, value, false)?,
+            "max-load-1" => self.max1 = Some((load(value)?, p.origin())),
+            "max-load-5" => self.max5 = Some(load(value)?),
+            "max-load-15" => self.max15 = Some(load(value)?),
+            "min-memory" => self.min_memory = Some((p.whole(key, value)?, p.origin())),
+            "test-binary" => self.test = Some((value.to_string(), p.origin())),
+            "test-timeout" => self.test_timeout = p.seconds(key, value, false)?,
+            _ if IGNORED.contains(&key) => self.warnings.push(format!(
+                "{}:{}: `{key}` is not supported by fence-watchdog; ignored",
+                p.path.display(),
+                p.line
+            )),
+            _ => self.apply_check(p, key, value)?,
+        }
+        Ok(())
+    }
+
+    /// The keys that each add a check (`pidfile`, `ping`, `interface`,
+    /// `file` and its `change`).
+    fn apply_check(&mut self, p: &Parser, key: &str, value: &str) -> Result<(), ConfigError> {
+        match key {
+            "pidfile" => self.checks.push((CheckKind::pidfile(value), p.origin())),
             "ping" => {
                 let target = value.parse().map_err(|_| {
                     p.error(format!("ping: expected an IP address, got `{value}` (host names are not resolved)"))
                 })?;
-                checks.push((CheckKind::Ping { target, timeout: DEFAULT_PING_TIMEOUT }, p.origin()));
+                self.checks.push((CheckKind::Ping { target, timeout: DEFAULT_PING_TIMEOUT }, p.origin()));
             }
-            "interface" => checks.push((CheckKind::Interface { name: value.to_string() }, p.origin())),
+            "interface" => self.checks.push((CheckKind::Interface { name: value.to_string() }, p.origin())),
             "file" => {
-                last_file = Some(checks.len());
-                checks.push((CheckKind::File { path: value.into(), max_age: None }, p.origin()));
+                self.last_file = Some(self.checks.len());
+                self.checks.push((CheckKind::File { path: value.into(), max_age: None }, p.origin()));
             }
             "change" => {
                 let age = p.seconds(key, value, false)?;
-                match last_file.and_then(|i| checks.get_mut(i)) {
+                match self.last_file.and_then(|i| self.checks.get_mut(i)) {
                     Some((CheckKind::File { max_age, .. }, _)) => *max_age = Some(age),
                     _ => return Err(p.error("change: must follow a `file` line it applies to")),
                 }
             }
-            "max-load-1" => max1 = Some((load(&p, value)?, p.origin())),
-            "max-load-5" => max5 = Some(load(&p, value)?),
-            "max-load-15" => max15 = Some(load(&p, value)?),
-            "min-memory" => min_memory = Some((p.whole(key, value)?, p.origin())),
-            "test-binary" => test = Some((value.to_string(), p.origin())),
-            "test-timeout" => test_timeout = p.seconds(key, value, false)?,
-            "repair-binary" => config.repair = Some(CommandLine::program(value)),
-            "repair-timeout" => config.repair_timeout = p.seconds(key, value, false)?,
-            _ if IGNORED.contains(&key) => warnings.push(format!(
-                "{}:{}: `{key}` is not supported by fence-watchdog; ignored",
-                path.display(),
-                p.line
-            )),
             _ => return Err(p.error(format!("unknown key `{key}`"))),
         }
+        Ok(())
     }
-    config.check_interval(interval_origin)?;
-    // Debian's defaults: 5- and 15-minute limits follow the 1-minute one.
-    if let Some((m1, origin)) = max1.filter(|(m, _)| *m > 0.0) {
-        let max5 = Some(max5.unwrap_or(m1 * 3.0 / 4.0)).filter(|m| *m > 0.0);
-        let max15 = Some(max15.unwrap_or(m1 / 2.0)).filter(|m| *m > 0.0);
-        checks.push((CheckKind::Load { max1: Some(m1), max5, max15 }, origin));
+
+    /// The checks that several keys make up, the interval check, the result.
+    fn finish(mut self) -> Result<Loaded, ConfigError> {
+        let mut config = self.config;
+        config.check_interval(self.interval_origin)?;
+        // Debian's defaults: 5- and 15-minute limits follow the 1-minute one.
+        if let Some((m1, origin)) = self.max1.filter(|(m, _)| *m > 0.0) {
+            let max5 = Some(self.max5.unwrap_or(m1 * 3.0 / 4.0)).filter(|m| *m > 0.0);
+            let max15 = Some(self.max15.unwrap_or(m1 / 2.0)).filter(|m| *m > 0.0);
+            self.checks.push((CheckKind::Load { max1: Some(m1), max5, max15 }, origin));
+        }
+        if let Some((pages, origin)) = self.min_memory.filter(|(p, _)| *p > 0) {
+            self.checks.push((CheckKind::Memory { min_available: pages.saturating_mul(page_size()) }, origin));
+        }
+        if let Some((program, origin)) = self.test {
+            let test = CheckKind::Test { command: CommandLine::program(program), timeout: self.test_timeout };
+            self.checks.push((test, origin));
+        }
+        let (interval, grace) = (config.interval, self.grace);
+        config.checks =
+            self.checks.into_iter().map(|(kind, origin)| CheckSpec { kind, interval, grace, origin }).collect();
+        Ok((config, self.warnings))
     }
-    if let Some((pages, origin)) = min_memory.filter(|(p, _)| *p > 0) {
-        checks.push((CheckKind::Memory { min_available: pages.saturating_mul(page_size()) }, origin));
-    }
-    if let Some((program, origin)) = test {
-        checks.push((CheckKind::Test { command: CommandLine::program(program), timeout: test_timeout }, origin));
-    }
-    config.checks =
-        checks.into_iter().map(|(kind, origin)| CheckSpec { kind, interval: config.interval, grace, origin }).collect();
-    Ok((config, warnings))
 }
 
 #[cfg(test)]
