@@ -28,18 +28,35 @@ pub const DOMAIN_LEN: usize = 64;
 /// Flag bit: the domain field holds a UUID.
 pub const FLAG_UUID: u8 = 1;
 
-const OFF_OP: usize = 0;
-const OFF_HASHTYPE: usize = 1;
-const OFF_ADDRLEN: usize = 2;
-const OFF_FLAGS: usize = 3;
-const OFF_DOMAIN: usize = 4;
-const OFF_ADDRESS: usize = 68;
-const ADDRESS_LEN: usize = 28;
-const OFF_PORT: usize = 96;
-const OFF_RANDOM: usize = 98;
-const OFF_SEQNO: usize = 104;
-const OFF_FAMILY: usize = 108;
-const OFF_HASH: usize = 112;
+/// Byte offsets of the fields (the table above), for tools and tests that
+/// build or damage packets by hand.
+pub mod layout {
+    /// Operation code (1 byte).
+    pub const OFF_OP: usize = 0;
+    /// Hash type (1 byte).
+    pub const OFF_HASHTYPE: usize = 1;
+    /// Callback address length (1 byte).
+    pub const OFF_ADDRLEN: usize = 2;
+    /// Flags (1 byte).
+    pub const OFF_FLAGS: usize = 3;
+    /// Domain name or UUID, NUL-terminated (64 bytes).
+    pub const OFF_DOMAIN: usize = 4;
+    /// Callback address, network order.
+    pub const OFF_ADDRESS: usize = 68;
+    /// Size of the callback address field.
+    pub const ADDRESS_LEN: usize = 28;
+    /// Callback port, little-endian (2 bytes).
+    pub const OFF_PORT: usize = 96;
+    /// Random bytes (6).
+    pub const OFF_RANDOM: usize = 98;
+    /// Sequence number, little-endian (4 bytes).
+    pub const OFF_SEQNO: usize = 104;
+    /// Address family, little-endian (4 bytes).
+    pub const OFF_FAMILY: usize = 108;
+    /// Signature, zero-padded (64 bytes).
+    pub const OFF_HASH: usize = 112;
+}
+use layout::*;
 
 const FAMILY_NONE: u32 = 0;
 const FAMILY_INET: u32 = 2;

@@ -6,6 +6,9 @@ use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::time::Duration;
 
 use keys::HashAlgorithm;
+use protocol::request::layout::{
+    OFF_ADDRESS, OFF_ADDRLEN, OFF_DOMAIN, OFF_FAMILY, OFF_HASH, OFF_HASHTYPE, OFF_OP, OFF_PORT, OFF_RANDOM, OFF_SEQNO,
+};
 use protocol::{Operation, Request, REQUEST_LEN};
 use tests::*;
 
@@ -64,37 +67,36 @@ fn hostile_packets_are_dropped_and_the_daemon_keeps_serving() {
     packets.push(("oversized", [&good[..], &[0u8; 40]].concat()));
     packets.push(("empty", Vec::new()));
     let mut m = good;
-    m[0] = 7;
+    m[OFF_OP] = 7;
     resign(&mut m);
     packets.push(("unknown request code", m.to_vec()));
     let mut m = good;
-    m[1] = 9;
+    m[OFF_HASHTYPE] = 9;
     packets.push(("unknown hash code", m.to_vec()));
     let mut m = good;
-    m[2] = 200;
-    m[108] = 77;
+    m[OFF_ADDRLEN] = 200;
+    m[OFF_FAMILY] = 77;
     resign(&mut m);
     packets.push(("unknown family, bogus address length", m.to_vec()));
     let mut m = good;
-    m[4..68].fill(b'x');
+    m[OFF_DOMAIN..OFF_ADDRESS].fill(b'x');
     resign(&mut m);
     packets.push(("unterminated domain", m.to_vec()));
     let mut m = good;
-    m[96] = 0;
-    m[97] = 0;
+    m[OFF_PORT..OFF_PORT + 2].fill(0);
     resign(&mut m);
     packets.push(("port 0", m.to_vec()));
     let mut m = good;
-    m[1] = 0;
-    m[98..104].fill(0);
-    m[112..].fill(0);
+    m[OFF_HASHTYPE] = 0;
+    m[OFF_RANDOM..OFF_SEQNO].fill(0);
+    m[OFF_HASH..].fill(0);
     packets.push(("hash none (downgrade)", m.to_vec()));
     let mut m = good;
-    m[68..72].copy_from_slice(&[198, 18, 7, 7]);
+    m[OFF_ADDRESS..OFF_ADDRESS + 4].copy_from_slice(&[198, 18, 7, 7]);
     resign(&mut m);
     packets.push(("callback address not the sender's", m.to_vec()));
     let mut m = good;
-    m[120] ^= 0xff;
+    m[OFF_HASH + 8] ^= 0xff;
     packets.push(("bad signature", m.to_vec()));
     let mut garbage = [0u8; REQUEST_LEN];
     for (i, b) in garbage.iter_mut().enumerate() {
