@@ -341,8 +341,14 @@ mod tests {
         assert_eq!(b.status("test").unwrap(), Power::Off, "reboot leaves an off domain off");
         b.on("test", deadline()).unwrap();
         assert_eq!(b.status("test").unwrap(), Power::On);
+        let uuid = b.lookup("test").unwrap().uuid;
+        let before = b.board.mark(&uuid);
         b.reboot("test", deadline()).unwrap();
         assert_eq!(b.status("test").unwrap(), Power::On);
+        // The test driver has lifecycle events: the reboot waited for them.
+        for goal in [Lifecycle::Stopped, Lifecycle::Started] {
+            assert!(b.board.wait(&uuid, goal, before, Instant::now()), "no {goal:?} event seen");
+        }
         // The test driver's default state is shared by every connection of
         // the process, so the reset method is checked in the same test.
         let reset = LibvirtBackend::connect(LibvirtConfig {

@@ -181,3 +181,29 @@ unsafe extern "C" fn release_board(opaque: *mut c_void) {
     // SAFETY: the reference `register` made with `Arc::into_raw`.
     drop(unsafe { Arc::from_raw(opaque as *const Board) });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    const UUID: &str = "6695eb01-f6a4-8304-79aa-97f2502e193f";
+
+    #[test]
+    fn a_wait_ends_with_the_first_event_of_its_kind_after_the_mark() {
+        let board = Arc::new(Board::default());
+        let before = board.mark(UUID);
+        let recorder = {
+            let board = board.clone();
+            thread::spawn(move || board.record(UUID.to_string(), sys::VIR_DOMAIN_EVENT_STOPPED as c_int))
+        };
+        let begun = Instant::now();
+        assert!(board.wait(&UUID.to_ascii_uppercase(), Lifecycle::Stopped, before, begun + Duration::from_secs(30)));
+        assert!(begun.elapsed() < Duration::from_secs(20), "woken by the event, not by the deadline");
+        recorder.join().unwrap();
+        // Other kinds and other domains do not count; events before the mark neither.
+        assert!(!board.wait(UUID, Lifecycle::Started, before, Instant::now()));
+        assert!(!board.wait("00000000-0000-0000-0000-000000000000", Lifecycle::Stopped, before, Instant::now()));
+        assert!(!board.wait(UUID, Lifecycle::Stopped, board.mark(UUID), Instant::now()));
+    }
+}
