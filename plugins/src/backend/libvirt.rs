@@ -1,16 +1,16 @@
 //! The libvirt backend, through the `virt` crate.
 //!
-//! Each configured URI has one owner ([`owner`]): a thread that holds the
+//! Each configured URI has one owner (module `owner`): a thread that holds the
 //! connection, runs the calls sent to it one at a time, and reopens the
 //! connection once when a call finds it dead (e.g. libvirtd restarted), so
 //! the request is not lost. Every call has a deadline for its answer: a
 //! libvirtd that stops answering hangs its owner only, and the caller gets
 //! [`BackendError::NoAnswer`] in time.
 //!
-//! Calls sent to an owner are single quick steps ([`domains`]); waiting for
+//! Calls sent to an owner are single quick steps (module `domains`); waiting for
 //! a domain to run again (`on`, `reboot`) happens on the caller's side:
 //! woken by the domain's lifecycle events where the driver has them
-//! ([`events`] says which do), by polling its state otherwise.
+//! (module `events` says which do), by polling its state otherwise.
 
 mod domains;
 mod events;
