@@ -1,15 +1,18 @@
 //! The libvirt backend, through the `virt` crate.
 //!
-//! Each configured URI has one owner (module `owner`): a thread that holds the
-//! connection, runs the calls sent to it one at a time, and reopens the
-//! connection once when a call finds it dead (e.g. libvirtd restarted), so
-//! the request is not lost. Every call has a deadline for its answer: a
-//! libvirtd that stops answering hangs its owner only, and the caller gets
-//! [`BackendError::NoAnswer`] in time.
+//! Each configured URI has one owner (module `owner`), the only holder of
+//! its connection: calls borrow it, and when a call finds it dead (e.g.
+//! libvirtd restarted) the owner reopens it once and the call is retried
+//! once so the request is not lost. Calls run on the backend's own worker
+//! threads ([`Workers`]: started on demand up to a maximum, behind a bounded
+//! queue), so reboots of different guests run side by side; every call has
+//! a deadline for its answer: a libvirtd that stops answering costs one
+//! worker per hung call, and the caller gets [`BackendError::NoAnswer`] in
+//! time.
 //!
-//! Calls sent to an owner are single quick steps (module `domains`); waiting for
-//! a domain to run again (`on`, `reboot`) happens on the caller's side:
-//! woken by the domain's lifecycle events where the driver has them
+//! Calls are single steps (module `domains`); waiting for a domain to stop
+//! or run again (`on`, `reboot`) happens between them, on the caller's
+//! side: woken by the domain's lifecycle events where the driver has them
 //! (module `events` says which do), by polling its state otherwise.
 
 mod domains;
@@ -27,11 +30,18 @@ use virt::domain::Domain;
 
 use self::domains::Changed;
 use self::events::{Board, Lifecycle};
-use self::owner::{Owner, Refusal, Session, QUEUE_LEN};
+use self::owner::{Owner, Session};
+use super::workers::{CallError, Workers};
 use super::{Backend, BackendError, DomainId, Power, RebootMethod};
 
 /// Default of `backends/libvirt/timeout`.
 pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// Threads that talk to libvirt, at most (started on demand): as many as
+/// requests may be in flight, so reboots of real guests (seconds each) run
+/// side by side, and a hung libvirtd costs no more than this many threads.
+const WORKER_THREADS: usize = 64;
+/// Calls waiting for a worker, at most; more are refused at once.
+const QUEUE_LEN: usize = 64;
 /// While waiting for a lifecycle event, the domain's state is also checked
 /// this often, in case the event was lost (e.g. the connection was reopened).
 const EVENT_SAFETY_CHECK: Duration = Duration::from_secs(1);
@@ -52,8 +62,9 @@ pub struct LibvirtConfig {
 /// libvirt domains on one or more hypervisor connections.
 pub struct LibvirtBackend {
     /// One per URI that could be opened at start, in configuration order.
-    owners: Vec<Owner>,
+    owners: Vec<Arc<Owner>>,
     board: Arc<Board>,
+    workers: Workers,
     reboot_method: RebootMethod,
     call_timeout: Duration,
 }
@@ -73,12 +84,12 @@ impl Call {
         Call { operation, target: target.to_string(), deadline, limit_secs: limit.as_secs_f64().round() as u64 }
     }
 
-    fn refused(&self, why: Refusal) -> BackendError {
+    fn refused(&self, why: CallError) -> BackendError {
         let (operation, target) = (self.operation, self.target.clone());
         match why {
-            Refusal::NoAnswer => BackendError::NoAnswer { operation, target, limit_secs: self.limit_secs },
-            Refusal::Busy => BackendError::Unavailable(format!(
-                "{operation} of '{target}' refused: {QUEUE_LEN} calls already wait for this libvirt connection"
+            CallError::NoAnswer => BackendError::NoAnswer { operation, target, limit_secs: self.limit_secs },
+            CallError::Busy => BackendError::Unavailable(format!(
+                "{operation} of '{target}' refused: all {WORKER_THREADS} libvirt threads are busy and {QUEUE_LEN} calls wait"
             )),
         }
     }
@@ -98,8 +109,8 @@ impl LibvirtBackend {
         let mut owners = Vec::new();
         let mut errors = Vec::new();
         for uri in &config.uris {
-            match Owner::start(uri, board.clone()) {
-                Ok(owner) => owners.push(owner),
+            match Owner::open(uri, board.clone()) {
+                Ok(owner) => owners.push(Arc::new(owner)),
                 Err(e) => errors.push(e),
             }
         }
@@ -109,7 +120,15 @@ impl LibvirtBackend {
         for e in errors {
             tracing::warn!("libvirt: {e}");
         }
-        Ok(LibvirtBackend { owners, board, reboot_method: config.reboot_method, call_timeout: config.call_timeout })
+        let workers = Workers::new("libvirt", WORKER_THREADS, QUEUE_LEN)
+            .map_err(|e| BackendError::Unavailable(format!("cannot start the libvirt worker threads: {e}")))?;
+        Ok(LibvirtBackend {
+            owners,
+            board,
+            workers,
+            reboot_method: config.reboot_method,
+            call_timeout: config.call_timeout,
+        })
     }
 
     /// A call with the configured `timeout`.
@@ -117,28 +136,29 @@ impl LibvirtBackend {
         Call::new(operation, target, Instant::now() + self.call_timeout)
     }
 
-    /// Runs `f` on `owner`'s thread, waiting for its answer within `call`'s
-    /// deadline.
+    /// Runs `f` with `owner` on a worker, waiting for its answer within
+    /// `call`'s deadline.
     fn ask<T: Send + 'static>(
         &self,
-        owner: &Owner,
+        owner: &Arc<Owner>,
         call: &Call,
-        f: impl FnOnce(&mut Session) -> Result<T, BackendError> + Send + 'static,
+        f: impl FnOnce(&Owner) -> Result<T, BackendError> + Send + 'static,
     ) -> Result<T, BackendError> {
-        owner.call(call.deadline, f).map_err(|why| call.refused(why))?
+        let owner = owner.clone();
+        self.workers.call(call.deadline, move || f(&owner)).map_err(|why| call.refused(why))?
     }
 
     /// Runs `f` on the domain `call.target` on the first connection (in URI
     /// order) that has it. Returns that connection's owner and `f`'s result.
-    fn on_domain<T, F>(&self, call: &Call, f: F) -> Result<(&Owner, T), BackendError>
+    fn on_domain<T, F>(&self, call: &Call, f: F) -> Result<(&Arc<Owner>, T), BackendError>
     where
         T: Send + 'static,
         F: Fn(&Session, &Connect, &Domain, &str) -> Result<T, BackendError> + Clone + Send + 'static,
     {
         for owner in &self.owners {
             let (f, domain) = (f.clone(), call.target.clone());
-            let found = self.ask(owner, call, move |session| {
-                session.run(|session, conn| match domains::find(conn, &domain)? {
+            let found = self.ask(owner, call, move |owner| {
+                owner.run(|session, conn| match domains::find(conn, &domain)? {
                     Some(dom) => f(session, conn, &dom, &domain).map(Some),
                     None => Ok(None),
                 })
@@ -154,7 +174,7 @@ impl LibvirtBackend {
     /// step in the error when the deadline passes first.
     fn wait_for(
         &self,
-        owner: &Owner,
+        owner: &Arc<Owner>,
         call: &Call,
         changed: &Changed,
         goal: Lifecycle,
@@ -175,7 +195,7 @@ impl LibvirtBackend {
     /// [`EVENT_SAFETY_CHECK`] in case the event was lost.
     fn await_event(
         &self,
-        owner: &Owner,
+        owner: &Arc<Owner>,
         call: &Call,
         changed: &Changed,
         goal: Lifecycle,
@@ -197,7 +217,7 @@ impl LibvirtBackend {
 
     /// Polling path: checks the state with back-off (1 ms doubling to
     /// 50 ms) until it is reached or the deadline passes.
-    fn poll(&self, owner: &Owner, call: &Call, uuid: &str, goal: Lifecycle) -> Result<bool, BackendError> {
+    fn poll(&self, owner: &Arc<Owner>, call: &Call, uuid: &str, goal: Lifecycle) -> Result<bool, BackendError> {
         let mut pause = Duration::from_millis(1);
         loop {
             if self.check(owner, call, uuid, goal)? {
@@ -213,10 +233,10 @@ impl LibvirtBackend {
     }
 
     /// One state check on the owner; only "no answer" is an error.
-    fn check(&self, owner: &Owner, call: &Call, uuid: &str, goal: Lifecycle) -> Result<bool, BackendError> {
+    fn check(&self, owner: &Arc<Owner>, call: &Call, uuid: &str, goal: Lifecycle) -> Result<bool, BackendError> {
         let uuid = uuid.to_string();
-        self.ask(owner, call, move |session| {
-            Ok(session.run(|_, conn| Ok(domains::reached(conn, &uuid, goal))).unwrap_or(false))
+        self.ask(owner, call, move |owner| {
+            Ok(owner.run(|_, conn| Ok(domains::reached(conn, &uuid, goal))).unwrap_or(false))
         })
     }
 
@@ -227,8 +247,8 @@ impl LibvirtBackend {
         let Some(destroyed) = destroyed else { return Ok(()) };
         self.wait_for(owner, call, &destroyed.stopped, Lifecycle::Stopped, "destroy")?;
         let domain = call.target.clone();
-        let started = self.ask(owner, call, move |session| {
-            session.run(|session, conn| domains::restart(session, conn, &destroyed, &domain))
+        let started = self.ask(owner, call, move |owner| {
+            owner.run(|session, conn| domains::restart(session, conn, &destroyed, &domain))
         })?;
         self.wait_for(owner, call, &started, Lifecycle::Started, "reboot")
     }
@@ -284,13 +304,13 @@ impl Backend for LibvirtBackend {
     fn devstatus(&self) -> Result<(), BackendError> {
         let call = self.quick("monitor", "libvirt");
         for owner in &self.owners {
-            if self.ask(owner, &call, |session| Ok(session.is_alive()))? {
+            if self.ask(owner, &call, |owner| Ok(owner.is_alive()))? {
                 return Ok(());
             }
         }
         let mut errors = Vec::new();
         for owner in &self.owners {
-            match self.ask(owner, &call, |session| Ok(session.reopen_if_dead()))? {
+            match self.ask(owner, &call, |owner| Ok(owner.reopen_if_dead()))? {
                 Ok(_) => return Ok(()),
                 Err(e) => errors.push(e),
             }
@@ -302,7 +322,7 @@ impl Backend for LibvirtBackend {
         let call = self.quick("list", "all domains");
         let mut records = Vec::new();
         for owner in &self.owners {
-            records.extend(self.ask(owner, &call, |session| session.run(|_, conn| domains::list(conn)))?);
+            records.extend(self.ask(owner, &call, |owner| owner.run(|_, conn| domains::list(conn)))?);
         }
         records.sort_by_key(|r| r.name.to_ascii_lowercase());
         Ok(records)

@@ -2,11 +2,12 @@
 //!
 //! Backend calls block (libvirt is a blocking C library). Each backend
 //! answers every call within a deadline even when its hypervisor hangs (the
-//! libvirt backend sends them to one owner thread per connection, see
-//! [`libvirt`]); the dispatcher runs them on tokio's blocking pool, with a
-//! deadline of its own, and serializes calls per domain.
+//! libvirt backend runs calls on its own bounded [`workers`]); the
+//! dispatcher runs them on tokio's blocking pool, with a deadline of its
+//! own, and serializes calls per domain.
 
 pub mod libvirt;
+pub mod workers;
 
 use std::time::Instant;
 
