@@ -1,24 +1,36 @@
 //! The libvirt backend, through the `virt` crate.
 //!
-//! Connections are opened once and used only by the backend's own worker
+//! Each configured URI has one owner (module `owner`), the only holder of
+//! its connection: calls borrow it, and when a call finds it dead (e.g.
+//! libvirtd restarted) the owner reopens it once and the call is retried
+//! once so the request is not lost. Calls run on the backend's own worker
 //! threads ([`Workers`]: started on demand up to a maximum, behind a bounded
-//! queue); they are
-//! reopened when a call finds a connection dead (e.g. libvirtd restarted),
-//! and the call is then retried once so the request is not lost. Every call
-//! has a deadline for its answer: a libvirtd that stops answering costs one
+//! queue), so reboots of different guests run side by side; every call has
+//! a deadline for its answer: a libvirtd that stops answering costs one
 //! worker per hung call, and the caller gets [`BackendError::NoAnswer`] in
 //! time.
+//!
+//! Calls are single steps (module `domains`); waiting for a domain to stop
+//! or run again (`on`, `reboot`) happens between them, on the caller's
+//! side: woken by the domain's lifecycle events where the driver has them
+//! (module `events` says which do), by polling its state otherwise.
 
-use std::sync::{Arc, RwLock};
+mod domains;
+mod events;
+mod link;
+mod owner;
+
+use std::sync::Arc;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use protocol::{DomainState, HostRecord};
+use protocol::HostRecord;
 use virt::connect::Connect;
 use virt::domain::Domain;
-use virt::error::ErrorNumber;
-use virt::sys;
 
+use self::domains::Changed;
+use self::events::{Board, Lifecycle};
+use self::owner::{Owner, Session};
 use super::workers::{CallError, Workers};
 use super::{Backend, BackendError, DomainId, Power, RebootMethod};
 
@@ -30,6 +42,9 @@ pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(30);
 const WORKER_THREADS: usize = 64;
 /// Calls waiting for a worker, at most; more are refused at once.
 const QUEUE_LEN: usize = 64;
+/// While waiting for a lifecycle event, the domain's state is also checked
+/// this often, in case the event was lost (e.g. the connection was reopened).
+const EVENT_SAFETY_CHECK: Duration = Duration::from_secs(1);
 
 /// Backend settings from `backends/libvirt`.
 #[derive(Debug, Clone)]
@@ -46,204 +61,204 @@ pub struct LibvirtConfig {
 
 /// libvirt domains on one or more hypervisor connections.
 pub struct LibvirtBackend {
-    hypervisors: Arc<Hypervisors>,
+    /// One per URI that could be opened at start, in configuration order.
+    owners: Vec<Arc<Owner>>,
+    board: Arc<Board>,
     workers: Workers,
+    reboot_method: RebootMethod,
     call_timeout: Duration,
 }
 
-/// The connections, used only on the worker threads.
-struct Hypervisors {
-    config: LibvirtConfig,
-    connections: RwLock<Vec<Connect>>,
+/// One backend call as its caller sees it: what, on what, until when.
+struct Call {
+    operation: &'static str,
+    target: String,
+    deadline: Instant,
+    /// How long the caller waits in all, in whole seconds.
+    limit_secs: u64,
 }
 
-fn is_uuid(text: &str) -> bool {
-    text.len() == 36
-        && text.char_indices().all(|(i, c)| if [8, 13, 18, 23].contains(&i) { c == '-' } else { c.is_ascii_hexdigit() })
-}
-
-fn failed(operation: &'static str, domain: &str, e: virt::error::Error) -> BackendError {
-    BackendError::Failed { operation, domain: domain.to_string(), message: e.message().to_string() }
-}
-
-/// Sleeps with exponential back-off (1 ms doubling to 50 ms) until `done`
-/// returns true or the deadline passes.
-fn wait_until(deadline: Instant, mut done: impl FnMut() -> bool) -> bool {
-    let mut pause = Duration::from_millis(1);
-    loop {
-        if done() {
-            return true;
-        }
-        let now = Instant::now();
-        if now >= deadline {
-            return false;
-        }
-        sleep(pause.min(deadline - now));
-        pause = (pause * 2).min(Duration::from_millis(50));
+impl Call {
+    fn new(operation: &'static str, target: &str, deadline: Instant) -> Call {
+        let limit = deadline.saturating_duration_since(Instant::now());
+        Call { operation, target: target.to_string(), deadline, limit_secs: limit.as_secs_f64().round() as u64 }
     }
-}
 
-fn raw_state(dom: &Domain) -> Option<u32> {
-    dom.info().ok().map(|info| info.state.to_raw())
+    fn refused(&self, why: CallError) -> BackendError {
+        let (operation, target) = (self.operation, self.target.clone());
+        match why {
+            CallError::NoAnswer => BackendError::NoAnswer { operation, target, limit_secs: self.limit_secs },
+            CallError::Busy => BackendError::Unavailable(format!(
+                "{operation} of '{target}' refused: all {WORKER_THREADS} libvirt threads are busy and {QUEUE_LEN} calls wait"
+            )),
+        }
+    }
+
+    fn timed_out(&self, operation: &'static str) -> BackendError {
+        BackendError::Timeout { operation, domain: self.target.clone() }
+    }
 }
 
 impl LibvirtBackend {
     /// Opens every configured URI. Fails only if none can be opened.
     pub fn connect(config: LibvirtConfig) -> Result<Self, BackendError> {
-        let connections = Hypervisors::open_all(&config.uris)?;
-        let workers = Workers::new("libvirt", WORKER_THREADS, QUEUE_LEN)
-            .map_err(|e| BackendError::Unavailable(format!("cannot start the libvirt worker threads: {e}")))?;
-        let call_timeout = config.call_timeout;
-        Ok(LibvirtBackend {
-            hypervisors: Arc::new(Hypervisors { config, connections: RwLock::new(connections) }),
-            workers,
-            call_timeout,
-        })
-    }
-
-    /// Runs `f` on a worker, waiting for its answer until `deadline`.
-    fn call<T: Send + 'static>(
-        &self,
-        operation: &'static str,
-        target: &str,
-        deadline: Instant,
-        f: impl FnOnce(&Hypervisors) -> Result<T, BackendError> + Send + 'static,
-    ) -> Result<T, BackendError> {
-        let hypervisors = self.hypervisors.clone();
-        let limit = deadline.saturating_duration_since(Instant::now());
-        match self.workers.call(deadline, move || f(&hypervisors)) {
-            Ok(result) => result,
-            Err(CallError::NoAnswer) => Err(BackendError::NoAnswer {
-                operation,
-                target: target.to_string(),
-                limit_secs: limit.as_secs_f64().round() as u64,
-            }),
-            Err(CallError::Busy) => Err(BackendError::Unavailable(format!(
-                "{operation} of '{target}' refused: all {WORKER_THREADS} libvirt threads are busy and {QUEUE_LEN} calls wait"
-            ))),
-        }
-    }
-
-    /// A call with the configured `timeout`.
-    fn quick<T: Send + 'static>(
-        &self,
-        operation: &'static str,
-        target: &str,
-        f: impl FnOnce(&Hypervisors) -> Result<T, BackendError> + Send + 'static,
-    ) -> Result<T, BackendError> {
-        self.call(operation, target, Instant::now() + self.call_timeout, f)
-    }
-}
-
-impl Hypervisors {
-    fn open_all(uris: &[String]) -> Result<Vec<Connect>, BackendError> {
-        let mut opened = Vec::new();
+        // Before any connection: the remote driver binds to the event loop
+        // registered when it connects.
+        events::start_event_loop();
+        let board = Arc::new(Board::default());
+        let mut owners = Vec::new();
         let mut errors = Vec::new();
-        for uri in uris {
-            match Connect::open(Some(uri)) {
-                Ok(c) => opened.push(c),
-                Err(e) => errors.push(format!("{uri}: {}", e.message())),
+        for uri in &config.uris {
+            match Owner::open(uri, board.clone()) {
+                Ok(owner) => owners.push(Arc::new(owner)),
+                Err(e) => errors.push(e),
             }
         }
-        if opened.is_empty() {
-            return Err(BackendError::Unavailable(if errors.is_empty() {
-                "no libvirt uri configured".to_string()
-            } else {
-                format!("could not connect to any hypervisor ({})", errors.join("; "))
-            }));
+        if owners.is_empty() {
+            return Err(owner::unreachable(&errors));
         }
         for e in errors {
             tracing::warn!("libvirt: {e}");
         }
-        Ok(opened)
+        let workers = Workers::new("libvirt", WORKER_THREADS, QUEUE_LEN)
+            .map_err(|e| BackendError::Unavailable(format!("cannot start the libvirt worker threads: {e}")))?;
+        Ok(LibvirtBackend {
+            owners,
+            board,
+            workers,
+            reboot_method: config.reboot_method,
+            call_timeout: config.call_timeout,
+        })
     }
 
-    fn snapshot(&self) -> Vec<Connect> {
-        self.connections.read().unwrap_or_else(|p| p.into_inner()).clone()
+    /// A call with the configured `timeout`.
+    fn quick(&self, operation: &'static str, target: &str) -> Call {
+        Call::new(operation, target, Instant::now() + self.call_timeout)
     }
 
-    /// Reopens all connections if any is dead. Returns whether it did.
-    fn heal(&self) -> Result<bool, BackendError> {
-        let dead = self.snapshot().iter().any(|c| !c.is_alive().unwrap_or(false));
-        if !dead {
-            return Ok(false);
-        }
-        tracing::warn!("libvirt connection lost; reconnecting");
-        let fresh = Self::open_all(&self.config.uris)?;
-        *self.connections.write().unwrap_or_else(|p| p.into_inner()) = fresh;
-        Ok(true)
+    /// Runs `f` with `owner` on a worker, waiting for its answer within
+    /// `call`'s deadline.
+    fn ask<T: Send + 'static>(
+        &self,
+        owner: &Arc<Owner>,
+        call: &Call,
+        f: impl FnOnce(&Owner) -> Result<T, BackendError> + Send + 'static,
+    ) -> Result<T, BackendError> {
+        let owner = owner.clone();
+        self.workers.call(call.deadline, move || f(&owner)).map_err(|why| call.refused(why))?
     }
 
-    /// Runs `f`, and once more after reconnecting if a connection had died.
-    fn with_retry<T>(&self, f: impl Fn(&[Connect]) -> Result<T, BackendError>) -> Result<T, BackendError> {
-        match f(&self.snapshot()) {
-            Err(e @ (BackendError::Failed { .. } | BackendError::NotFound(_) | BackendError::Unavailable(_))) => {
-                if self.heal()? {
-                    f(&self.snapshot())
-                } else {
-                    Err(e)
-                }
+    /// Runs `f` on the domain `call.target` on the first connection (in URI
+    /// order) that has it. Returns that connection's owner and `f`'s result.
+    fn on_domain<T, F>(&self, call: &Call, f: F) -> Result<(&Arc<Owner>, T), BackendError>
+    where
+        T: Send + 'static,
+        F: Fn(&Session, &Connect, &Domain, &str) -> Result<T, BackendError> + Clone + Send + 'static,
+    {
+        for owner in &self.owners {
+            let (f, domain) = (f.clone(), call.target.clone());
+            let found = self.ask(owner, call, move |owner| {
+                owner.run(|session, conn| match domains::find(conn, &domain)? {
+                    Some(dom) => f(session, conn, &dom, &domain).map(Some),
+                    None => Ok(None),
+                })
+            })?;
+            if let Some(result) = found {
+                return Ok((owner, result));
             }
-            other => other,
         }
+        Err(BackendError::NotFound(call.target.clone()))
     }
 
-    fn find(connections: &[Connect], domain: &str) -> Result<(Connect, Domain), BackendError> {
-        for conn in connections {
-            let found = if is_uuid(domain) {
-                conn.lookup_domain_by_uuid_string(domain)
-            } else {
-                conn.lookup_domain_by_name(domain)
-            };
-            match found {
-                Ok(dom) => return Ok((conn.clone(), dom)),
-                Err(e) if e.code().is(ErrorNumber::NoDomain) => continue,
-                Err(e) => return Err(BackendError::Unavailable(e.message().to_string())),
-            }
-        }
-        Err(BackendError::NotFound(domain.to_string()))
-    }
-
-    fn start(conn: &Connect, dom: &Domain, saved_xml: Option<&str>, domain: &str) -> Result<(), BackendError> {
-        match saved_xml {
-            Some(xml) => conn.create_domain_xml(xml, 0).map(drop).map_err(|e| failed("start", domain, e)),
-            None => dom.create().map(drop).map_err(|e| failed("start", domain, e)),
-        }
-    }
-
-    fn wait_running(
-        conn: &Connect,
-        domain: &str,
-        deadline: Instant,
+    /// Waits until the changed domain reaches `goal`; `operation` names the
+    /// step in the error when the deadline passes first.
+    fn wait_for(
+        &self,
+        owner: &Arc<Owner>,
+        call: &Call,
+        changed: &Changed,
+        goal: Lifecycle,
         operation: &'static str,
     ) -> Result<(), BackendError> {
-        let running = wait_until(deadline, || {
-            Self::find(std::slice::from_ref(conn), domain)
-                .ok()
-                .and_then(|(_, d)| raw_state(&d))
-                .is_some_and(|s| s == DomainState::RUNNING.0 as u32)
-        });
-        if running {
+        let reached = match changed.since {
+            Some(since) => self.await_event(owner, call, changed, goal, since)?,
+            None => self.poll(owner, call, &changed.uuid, goal)?,
+        };
+        if reached {
             Ok(())
         } else {
-            Err(BackendError::Timeout { operation, domain: domain.to_string() })
+            Err(call.timed_out(operation))
         }
     }
 
-    fn cycle(&self, conn: &Connect, dom: &Domain, domain: &str, deadline: Instant) -> Result<(), BackendError> {
-        let persistent = dom.is_persistent().map_err(|e| failed("reboot", domain, e))?;
-        let saved_xml = if persistent {
-            None
-        } else {
-            Some(dom.xml_desc(sys::VIR_DOMAIN_XML_SECURE).map_err(|e| failed("reboot", domain, e))?)
-        };
-        dom.destroy().map_err(|e| failed("destroy", domain, e))?;
-        let gone = wait_until(deadline, || !dom.is_active().unwrap_or(false));
-        if !gone {
-            return Err(BackendError::Timeout { operation: "destroy", domain: domain.to_string() });
+    /// Event path: woken by the lifecycle event, with a state check every
+    /// [`EVENT_SAFETY_CHECK`] in case the event was lost.
+    fn await_event(
+        &self,
+        owner: &Arc<Owner>,
+        call: &Call,
+        changed: &Changed,
+        goal: Lifecycle,
+        since: events::Counts,
+    ) -> Result<bool, BackendError> {
+        loop {
+            let until = (Instant::now() + EVENT_SAFETY_CHECK).min(call.deadline);
+            if self.board.wait(&changed.uuid, goal, since, until) {
+                return Ok(true);
+            }
+            if Instant::now() >= call.deadline {
+                return Ok(false);
+            }
+            if self.check(owner, call, &changed.uuid, goal)? {
+                return Ok(true);
+            }
         }
-        Self::start(conn, dom, saved_xml.as_deref(), domain)?;
-        Self::wait_running(conn, domain, deadline, "reboot")
+    }
+
+    /// Polling path: checks the state with back-off (1 ms doubling to
+    /// 50 ms) until it is reached or the deadline passes.
+    fn poll(&self, owner: &Arc<Owner>, call: &Call, uuid: &str, goal: Lifecycle) -> Result<bool, BackendError> {
+        let mut pause = Duration::from_millis(1);
+        loop {
+            if self.check(owner, call, uuid, goal)? {
+                return Ok(true);
+            }
+            let now = Instant::now();
+            if now >= call.deadline {
+                return Ok(false);
+            }
+            sleep(pause.min(call.deadline - now));
+            pause = (pause * 2).min(Duration::from_millis(50));
+        }
+    }
+
+    /// One state check on the owner; only "no answer" is an error.
+    fn check(&self, owner: &Arc<Owner>, call: &Call, uuid: &str, goal: Lifecycle) -> Result<bool, BackendError> {
+        let uuid = uuid.to_string();
+        self.ask(owner, call, move |owner| {
+            Ok(owner.run(|_, conn| Ok(domains::reached(conn, &uuid, goal))).unwrap_or(false))
+        })
+    }
+
+    /// Destroy, wait until off, start again, wait until it runs.
+    fn cycle(&self, call: &Call) -> Result<(), BackendError> {
+        let (owner, destroyed) =
+            self.on_domain(call, |session, _, dom, domain| domains::destroy(session, dom, domain))?;
+        let Some(destroyed) = destroyed else { return Ok(()) };
+        self.wait_for(owner, call, &destroyed.stopped, Lifecycle::Stopped, "destroy")?;
+        let domain = call.target.clone();
+        let started = self.ask(owner, call, move |owner| {
+            owner.run(|session, conn| domains::restart(session, conn, &destroyed, &domain))
+        })?;
+        self.wait_for(owner, call, &started, Lifecycle::Started, "reboot")
+    }
+
+    /// Hard reset, then wait until it runs. A reset is no lifecycle event
+    /// (the domain never stops): this wait always polls.
+    fn reset(&self, call: &Call) -> Result<(), BackendError> {
+        let (owner, uuid) = self.on_domain(call, |_, _, dom, domain| domains::reset(dom, domain))?;
+        let Some(uuid) = uuid else { return Ok(()) };
+        self.wait_for(owner, call, &Changed { uuid, since: None }, Lifecycle::Started, "reset")
     }
 }
 
@@ -253,129 +268,72 @@ impl Backend for LibvirtBackend {
     }
 
     fn lookup(&self, domain: &str) -> Result<DomainId, BackendError> {
-        let d = domain.to_string();
-        self.quick("lookup", domain, move |h| h.lookup(&d))
+        let call = self.quick("lookup", domain);
+        self.on_domain(&call, |_, _, dom, domain| domains::identify(dom, domain)).map(|(_, id)| id)
     }
 
     fn off(&self, domain: &str) -> Result<(), BackendError> {
-        let d = domain.to_string();
-        self.quick("off", domain, move |h| h.off(&d))
+        let call = self.quick("off", domain);
+        self.on_domain(&call, |_, _, dom, domain| domains::off(dom, domain)).map(drop)
     }
 
     fn on(&self, domain: &str, deadline: Instant) -> Result<(), BackendError> {
-        let d = domain.to_string();
-        self.call("on", domain, deadline, move |h| h.on(&d, deadline))
-    }
-
-    fn reboot(&self, domain: &str, deadline: Instant) -> Result<(), BackendError> {
-        let d = domain.to_string();
-        self.call("reboot", domain, deadline, move |h| h.reboot(&d, deadline))
-    }
-
-    fn status(&self, domain: &str) -> Result<Power, BackendError> {
-        let d = domain.to_string();
-        self.quick("status", domain, move |h| h.status(&d))
-    }
-
-    fn devstatus(&self) -> Result<(), BackendError> {
-        self.quick("monitor", "libvirt", Hypervisors::devstatus)
-    }
-
-    fn host_list(&self) -> Result<Vec<HostRecord>, BackendError> {
-        self.quick("list", "all domains", Hypervisors::host_list)
-    }
-}
-
-impl Hypervisors {
-    fn lookup(&self, domain: &str) -> Result<DomainId, BackendError> {
-        self.with_retry(|conns| {
-            let (_, dom) = Self::find(conns, domain)?;
-            let name = dom.name().map_err(|e| failed("lookup", domain, e))?;
-            let uuid = dom.uuid_string().map_err(|e| failed("lookup", domain, e))?.to_ascii_lowercase();
-            Ok(DomainId { name, uuid })
-        })
-    }
-
-    fn off(&self, domain: &str) -> Result<(), BackendError> {
-        self.with_retry(|conns| {
-            let (_, dom) = Self::find(conns, domain)?;
-            if !dom.is_active().map_err(|e| failed("off", domain, e))? {
-                return Ok(());
-            }
-            match dom.destroy() {
-                Ok(()) => Ok(()),
-                Err(e) if !dom.is_active().unwrap_or(true) => {
-                    tracing::debug!("destroy of {domain} reported '{}' but the domain is off", e.message());
-                    Ok(())
-                }
-                Err(e) => Err(failed("off", domain, e)),
-            }
-        })
-    }
-
-    fn on(&self, domain: &str, deadline: Instant) -> Result<(), BackendError> {
-        self.with_retry(|conns| {
-            let (conn, dom) = Self::find(conns, domain)?;
-            if dom.is_active().map_err(|e| failed("on", domain, e))? {
-                return Ok(());
-            }
-            Self::start(&conn, &dom, None, domain)?;
-            Self::wait_running(&conn, domain, deadline, "on")
-        })
-    }
-
-    fn reboot(&self, domain: &str, deadline: Instant) -> Result<(), BackendError> {
-        self.with_retry(|conns| {
-            let (conn, dom) = Self::find(conns, domain)?;
-            if !dom.is_active().map_err(|e| failed("reboot", domain, e))? {
-                return Ok(());
-            }
-            match self.config.reboot_method {
-                RebootMethod::Cycle => self.cycle(&conn, &dom, domain, deadline),
-                RebootMethod::Reset => {
-                    dom.reset().map_err(|e| failed("reset", domain, e))?;
-                    Self::wait_running(&conn, domain, deadline, "reset")
-                }
-            }
-        })
-    }
-
-    fn status(&self, domain: &str) -> Result<Power, BackendError> {
-        self.with_retry(|conns| {
-            let (_, dom) = Self::find(conns, domain)?;
-            let state = dom.info().map_err(|e| failed("status", domain, e))?.state.to_raw();
-            Ok(if state == DomainState::SHUTOFF.0 as u32 { Power::Off } else { Power::On })
-        })
-    }
-
-    fn devstatus(&self) -> Result<(), BackendError> {
-        if self.snapshot().iter().any(|c| c.is_alive().unwrap_or(false)) {
-            return Ok(());
+        let call = Call::new("on", domain, deadline);
+        let (owner, started) = self.on_domain(&call, |session, _, dom, domain| domains::start(session, dom, domain))?;
+        match started {
+            Some(changed) => self.wait_for(owner, &call, &changed, Lifecycle::Started, "on"),
+            None => Ok(()),
         }
-        self.heal().map(drop)
+    }
+
+    fn reboot(&self, domain: &str, deadline: Instant) -> Result<(), BackendError> {
+        let call = Call::new("reboot", domain, deadline);
+        match self.reboot_method {
+            RebootMethod::Cycle => self.cycle(&call),
+            RebootMethod::Reset => self.reset(&call),
+        }
+    }
+
+    fn status(&self, domain: &str) -> Result<Power, BackendError> {
+        let call = self.quick("status", domain);
+        self.on_domain(&call, |_, _, dom, domain| domains::power(dom, domain)).map(|(_, power)| power)
+    }
+
+    /// Healthy while any connection is alive; otherwise every dead one is
+    /// reopened, and it is healthy again if any reopens.
+    fn devstatus(&self) -> Result<(), BackendError> {
+        let call = self.quick("monitor", "libvirt");
+        for owner in &self.owners {
+            if self.ask(owner, &call, |owner| Ok(owner.is_alive()))? {
+                return Ok(());
+            }
+        }
+        let mut errors = Vec::new();
+        for owner in &self.owners {
+            match self.ask(owner, &call, |owner| Ok(owner.reopen_if_dead()))? {
+                Ok(_) => return Ok(()),
+                Err(e) => errors.push(e),
+            }
+        }
+        Err(owner::unreachable(&errors))
     }
 
     fn host_list(&self) -> Result<Vec<HostRecord>, BackendError> {
-        self.with_retry(|conns| {
-            let mut records = Vec::new();
-            for conn in conns {
-                let domains =
-                    conn.list_all_domains(0).map_err(|e| BackendError::Unavailable(e.message().to_string()))?;
-                for dom in domains {
-                    let (Ok(name), Ok(uuid)) = (dom.name(), dom.uuid_string()) else { continue };
-                    let state = raw_state(&dom).unwrap_or(0);
-                    records.push(HostRecord { name, uuid, state: DomainState(u8::try_from(state).unwrap_or(0)) });
-                }
-            }
-            records.sort_by_key(|r| r.name.to_ascii_lowercase());
-            Ok(records)
-        })
+        let call = self.quick("list", "all domains");
+        let mut records = Vec::new();
+        for owner in &self.owners {
+            records.extend(self.ask(owner, &call, |owner| owner.run(|_, conn| domains::list(conn)))?);
+        }
+        records.sort_by_key(|r| r.name.to_ascii_lowercase());
+        Ok(records)
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::domains::is_uuid;
     use super::*;
+    use protocol::DomainState;
 
     fn backend() -> LibvirtBackend {
         LibvirtBackend::connect(LibvirtConfig {
@@ -403,8 +361,14 @@ mod tests {
         assert_eq!(b.status("test").unwrap(), Power::Off, "reboot leaves an off domain off");
         b.on("test", deadline()).unwrap();
         assert_eq!(b.status("test").unwrap(), Power::On);
+        let uuid = b.lookup("test").unwrap().uuid;
+        let before = b.board.mark(&uuid);
         b.reboot("test", deadline()).unwrap();
         assert_eq!(b.status("test").unwrap(), Power::On);
+        // The test driver has lifecycle events: the reboot waited for them.
+        for goal in [Lifecycle::Stopped, Lifecycle::Started] {
+            assert!(b.board.wait(&uuid, goal, before, Instant::now()), "no {goal:?} event seen");
+        }
         // The test driver's default state is shared by every connection of
         // the process, so the reset method is checked in the same test.
         let reset = LibvirtBackend::connect(LibvirtConfig {
