@@ -20,7 +20,7 @@
 #   --runs N             runs with the fast settings, per implementation (default 5)
 #   --classic-runs N     runs with keepalive 2 / deadtime 30 (default 1; 0 skips)
 #   --stonith-delay D    our stonith_delay for the measured runs (default 500ms)
-#   --no-default-delay   skip the extra fast run of ours with the default stonith_delay (5 s)
+#   --no-default-delay   skip the extra fast run of ours with the default stonith_delay (auto)
 #   --no-stock           do not run stock Heartbeat
 #   --soak [SECONDS]     instead of the failover runs: the soak (default 600 s)
 #   --soak-stock         with --soak: soak stock Heartbeat too, after ours
@@ -605,7 +605,7 @@ if [ "$FAILOVER" = 1 ]; then
     row ours-fast "ours, fast, stonith_delay $STONITH_DELAY"
     [ "$STOCK" = 1 ] && row stock-fast "stock, fast (no STONITH)"
     [ "$STOCK" = 1 ] && row ours-fast-nostonith "ours, fast, no STONITH"
-    [ "$DEFAULT_DELAY_RUN" = 1 ] && row ours-fast-default-delay "ours, fast, stonith_delay 5 s (dflt)"
+    [ "$DEFAULT_DELAY_RUN" = 1 ] && row ours-fast-default-delay "ours, fast, stonith_delay auto (dflt)"
     [ "$CLASSIC_RUNS" -gt 0 ] && row ours-classic "ours, classic, stonith_delay $STONITH_DELAY"
     [ "$STOCK" = 1 ] && [ "$CLASSIC_RUNS" -gt 0 ] && row stock-classic "stock, classic (no STONITH)"
     echo "  fast = keepalive 200ms / warntime 500ms / deadtime 1 / initdead 2"
