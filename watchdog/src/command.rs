@@ -1,5 +1,6 @@
 //! Running a configured command (a test command, the repair command) with
 //! a time limit; a command that overruns is killed with its process group.
+//! Its output is passed on to the service's stdout and stderr.
 
 use std::time::Duration;
 
@@ -26,7 +27,14 @@ pub fn run(
     let mut cmd = command.command();
     cmd.args(extra_args).envs(env.iter().copied());
     let status = match process::run(cmd, None, timeout) {
-        Ok(output) => output.status,
+        Ok(output) => {
+            // The command's output goes where the service's own goes (the
+            // console or journal), as when it inherited our stdout/stderr.
+            use std::io::Write;
+            let _ = std::io::stdout().write_all(output.stdout.as_bytes());
+            let _ = std::io::stderr().write_all(output.stderr.as_bytes());
+            output.status
+        }
         Err(RunError::Spawn { source, .. }) => {
             return Err(Failure {
                 reason: format!("`{command}` could not be started: {source}"),
