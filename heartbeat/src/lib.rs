@@ -7,7 +7,6 @@
 //! * [`realtime`] — SCHED_FIFO and locked memory for the node (`realtime`).
 //! * [`resources`] — resource scripts, LSB init scripts and OCF agents;
 //!   resource groups.
-//! * [`stonith`] — fencing through fence-agents-style agents.
 //! * [`node`] — the running node: media, membership, failover, control socket.
 
 pub mod config;
@@ -15,7 +14,6 @@ pub mod membership;
 pub mod node;
 pub mod realtime;
 pub mod resources;
-pub mod stonith;
 
 #[cfg(test)]
 mod testutil;

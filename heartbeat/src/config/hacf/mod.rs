@@ -29,12 +29,10 @@ mod media;
 mod stonith;
 mod timing;
 
+pub use self::stonith::{StonithConfig, StonithDelay, DEFAULT_STONITH_TIMEOUT, FALLBACK_STONITH_DELAY};
+pub use ::stonith::{AgentRef, FenceAction, FenceParams, StonithFrom, StonithHost};
 pub use facility::Facility;
 pub use media::{Medium, DEFAULT_UDP_PORT};
-pub use stonith::{
-    AgentRef, FenceAction, FenceParams, StonithConfig, StonithDelay, StonithFrom, StonithHost, DEFAULT_STONITH_TIMEOUT,
-    FALLBACK_STONITH_DELAY,
-};
 pub use timing::{Timing, DEFAULT_DEADTIME, DEFAULT_KEEPALIVE};
 
 /// `rtprio` when not given: the middle of SCHED_FIFO's 1–99.
@@ -269,6 +267,14 @@ impl HaConfig {
             .iter()
             .find(|h| h.from == StonithFrom::Node(node.to_string()))
             .or_else(|| hosts.iter().find(|h| h.from == StonithFrom::Any))
+    }
+
+    /// The fencer `node` uses: its `stonith_host` line (see
+    /// [`HaConfig::stonith_host_for`]) with `stonith_action` and
+    /// `stonith_timeout`; `None` when no line applies (no STONITH device).
+    pub fn fencer_for(&self, node: &str) -> Option<::stonith::Fencer> {
+        let host = self.stonith_host_for(node)?;
+        Some(::stonith::Fencer::new(host, self.stonith.action, self.stonith.timeout))
     }
 
     /// The nodes other than this one.
@@ -535,11 +541,11 @@ impl<'p> Builder<'p> {
                     .into())
             }
             "stonith_host" => {
-                let host = stonith::parse_stonith_host(args, line)?;
+                let host = self::stonith::parse_stonith_host(args, line)?;
                 self.stonith_hosts.push(host);
             }
             "stonith_action" => {
-                let action = stonith::parse_action(&one_value(name, args)?)?;
+                let action = self::stonith::parse_action(&one_value(name, args)?)?;
                 self.set(|b| &mut b.stonith_action, name, action, line);
             }
             "stonith_timeout" => {
