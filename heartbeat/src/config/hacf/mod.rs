@@ -334,58 +334,10 @@ impl<'p> Builder<'p> {
         }
         let timing = self.timing.resolve(path, &mut self.warnings)?;
 
-        let udp_port = match self.udpport {
-            Some((port, line)) => {
-                if let Some((first, _)) = self.media.iter().find(|(l, m)| *l < line && m.uses_udpport()) {
-                    self.warn(
-                        line,
-                        format!(
-                            "udpport {port} applies to all bcast/ucast media here, but Heartbeat 3.0.6 used it only \
-                             for media listed after it (line {first} would use port {DEFAULT_UDP_PORT} there)"
-                        ),
-                    );
-                }
-                port
-            }
-            None => DEFAULT_UDP_PORT,
-        };
-
-        for (line, group) in &self.ping_groups {
-            if self.nodes.contains(&group.name) {
-                return Err(ConfigError::at(
-                    path,
-                    *line,
-                    format!("ping_group [{}] has the name of a node", group.name),
-                ));
-            }
-        }
-        if let Some((_, (line, g))) = self
-            .ping_groups
-            .iter()
-            .enumerate()
-            .find(|(i, (_, g))| self.ping_groups[..*i].iter().any(|(_, other)| other.name == g.name))
-        {
-            return Err(ConfigError::at(path, *line, format!("ping_group [{}] defined twice", g.name)));
-        }
-
+        let udp_port = self.udp_port();
+        self.check_ping_groups()?;
         self.check_stonith_hosts()?;
-
-        let auto_failback = match (self.auto_failback, self.nice_failback) {
-            (Some((policy, _)), None) => policy,
-            (Some((policy, line)), Some((_, nice_line))) => {
-                self.warn(nice_line, format!("nice_failback ignored: auto_failback is set on line {line}"));
-                policy
-            }
-            (None, Some((policy, _))) => policy,
-            (None, None) => {
-                self.warnings.push(Warning::file(
-                    path,
-                    "auto_failback not set: using 'off' (Heartbeat 3.0.6 defaulted to 'legacy'); \
-                     set 'auto_failback on' or 'auto_failback off' explicitly",
-                ));
-                AutoFailback::Off
-            }
-        };
+        let auto_failback = self.failback_policy();
 
         let config = HaConfig {
             path: path.to_path_buf(),
@@ -416,6 +368,65 @@ impl<'p> Builder<'p> {
             watchdog_socket: self.watchdog_socket.map_or_else(|| PathBuf::from(DEFAULT_WATCHDOG_SOCKET), |(p, _)| p),
         };
         Ok((config, self.warnings))
+    }
+
+    /// The effective `udpport`; warns when 3.0.6 would have applied it to
+    /// fewer media.
+    fn udp_port(&mut self) -> u16 {
+        let Some((port, line)) = self.udpport else { return DEFAULT_UDP_PORT };
+        if let Some((first, _)) = self.media.iter().find(|(l, m)| *l < line && m.uses_udpport()) {
+            self.warn(
+                line,
+                format!(
+                    "udpport {port} applies to all bcast/ucast media here, but Heartbeat 3.0.6 used it only \
+                     for media listed after it (line {first} would use port {DEFAULT_UDP_PORT} there)"
+                ),
+            );
+        }
+        port
+    }
+
+    /// A ping group has neither a node's name nor another group's.
+    fn check_ping_groups(&self) -> Result<(), ConfigError> {
+        for (line, group) in &self.ping_groups {
+            if self.nodes.contains(&group.name) {
+                return Err(ConfigError::at(
+                    self.path,
+                    *line,
+                    format!("ping_group [{}] has the name of a node", group.name),
+                ));
+            }
+        }
+        if let Some((_, (line, g))) = self
+            .ping_groups
+            .iter()
+            .enumerate()
+            .find(|(i, (_, g))| self.ping_groups[..*i].iter().any(|(_, other)| other.name == g.name))
+        {
+            return Err(ConfigError::at(self.path, *line, format!("ping_group [{}] defined twice", g.name)));
+        }
+        Ok(())
+    }
+
+    /// `auto_failback`, else the mapped `nice_failback`, else `off` with a
+    /// warning.
+    fn failback_policy(&mut self) -> AutoFailback {
+        match (self.auto_failback, self.nice_failback) {
+            (Some((policy, _)), None) => policy,
+            (Some((policy, line)), Some((_, nice_line))) => {
+                self.warn(nice_line, format!("nice_failback ignored: auto_failback is set on line {line}"));
+                policy
+            }
+            (None, Some((policy, _))) => policy,
+            (None, None) => {
+                self.warnings.push(Warning::file(
+                    self.path,
+                    "auto_failback not set: using 'off' (Heartbeat 3.0.6 defaulted to 'legacy'); \
+                     set 'auto_failback on' or 'auto_failback off' explicitly",
+                ));
+                AutoFailback::Off
+            }
+        }
     }
 
     /// FROM names a listed node; one line per FROM; host_map names nodes.
