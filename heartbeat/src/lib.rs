@@ -8,6 +8,9 @@
 //! * [`resources`] — resource scripts, LSB init scripts and OCF agents;
 //!   resource groups.
 //! * [`node`] — the running node: media, membership, failover, control socket.
+//!
+//! Fence agents are run by the `stonith` crate; ha.cf's `stonith_*`
+//! directives are parsed here ([`config::hacf`]).
 
 pub mod config;
 pub mod membership;
