@@ -1,8 +1,7 @@
 //! The pid file: refuses a second instance, removed on exit.
 
 use std::fs;
-use std::io::{self, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::io;
 use std::path::{Path, PathBuf};
 
 /// An owned pid file; removed when dropped.
@@ -50,38 +49,10 @@ impl PidFile {
         if let Some(pid) = live_instance(path, program) {
             return Err(PidFileError::Running { program: program.to_string(), pid, path: path.to_path_buf() });
         }
-        let io_err = |source| PidFileError::Io { path: path.to_path_buf(), source };
-        let name = path.file_name().ok_or_else(|| io_err(io::Error::other("not a file path")))?;
-        let tmp = path.with_file_name(format!(".{}.tmp{}", name.to_string_lossy(), std::process::id()));
-        let write = || -> io::Result<()> {
-            let mut file = create_exclusive(&tmp)?;
-            // The umask may be stricter; others read the pid file.
-            file.set_permissions(fs::Permissions::from_mode(0o644))?;
-            writeln!(file, "{}", std::process::id())?;
-            fs::rename(&tmp, path)
-        };
-        write().map_err(|e| {
-            let _ = fs::remove_file(&tmp);
-            io_err(e)
-        })?;
+        // Mode 0644 whatever the umask: others read the pid file.
+        plumbing::fs::write_atomic(path, format!("{}\n", std::process::id()).as_bytes(), 0o644)
+            .map_err(|source| PidFileError::Io { path: path.to_path_buf(), source })?;
         Ok(PidFile { path: path.to_path_buf() })
-    }
-}
-
-/// Creates `tmp` new (`O_CREAT|O_EXCL|O_NOFOLLOW`): never writes through a
-/// planted symlink or into someone else's file. A leftover of ours (or a
-/// planted name) is removed — `unlink` does not follow links — and the
-/// creation tried once more.
-fn create_exclusive(tmp: &Path) -> io::Result<fs::File> {
-    let open = || {
-        fs::OpenOptions::new().write(true).create_new(true).custom_flags(nix::libc::O_NOFOLLOW).mode(0o644).open(tmp)
-    };
-    match open() {
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-            fs::remove_file(tmp)?;
-            open()
-        }
-        other => other,
     }
 }
 
@@ -95,6 +66,8 @@ impl Drop for PidFile {
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
     use super::*;
 
     #[test]
@@ -103,9 +76,10 @@ mod tests {
         let path = dir.path().join("fence_virtd.pid");
         let victim = dir.path().join("victim");
         fs::write(&victim, "precious\n").unwrap();
-        // Every name a temporary of ours could have, planted as a symlink.
+        // The names our temporaries used to have, planted as symlinks: left alone.
         let pid = std::process::id();
-        for name in [format!("fence_virtd.tmp{pid}"), format!(".fence_virtd.pid.tmp{pid}")] {
+        let planted = [format!("fence_virtd.tmp{pid}"), format!(".fence_virtd.pid.tmp{pid}")];
+        for name in &planted {
             std::os::unix::fs::symlink(&victim, dir.path().join(name)).unwrap();
         }
         let own = PidFile::create(&path, "no-such-program-name").unwrap();
@@ -114,6 +88,9 @@ mod tests {
         assert!(meta.file_type().is_file(), "the pid file is a regular file");
         assert_eq!(meta.permissions().mode() & 0o777, 0o644);
         assert_eq!(fs::read_to_string(&path).unwrap().trim(), pid.to_string());
+        for name in &planted {
+            assert!(fs::symlink_metadata(dir.path().join(name)).unwrap().file_type().is_symlink(), "{name} left alone");
+        }
         drop(own);
     }
 

@@ -13,12 +13,10 @@
 //! URI is stored; a missing key file can be generated on the spot; values
 //! containing `"` are refused (the format cannot write them).
 
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::io::{self, BufRead, Write};
 use std::net::IpAddr;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::config::{ConfigTree, TreeError};
 use crate::registry::{self, PluginId, PluginKind};
@@ -131,7 +129,7 @@ pub fn run(path: &Path, input: &mut dyn BufRead, output: &mut dyn Write) -> Resu
     if !w.p.yes_no(&format!("Replace {} with the above", path.display()), false)? {
         return Ok(1);
     }
-    write_atomically(path, dump.as_bytes())
+    plumbing::fs::write_atomic(path, dump.as_bytes(), 0o600)
         .map_err(|source| WizardError::Write { path: path.to_path_buf(), source })?;
     Ok(0)
 }
@@ -415,45 +413,6 @@ impl Wizard<'_, '_> {
         };
         Ok(self.tree.set("backends/cpg/name_mode", &mode)?)
     }
-}
-
-/// Writes `contents` to a new `FILE.XXXXXX` (mode 0600) next to `path`,
-/// then renames it over `path`.
-fn write_atomically(path: &Path, contents: &[u8]) -> io::Result<()> {
-    for attempt in 0..64u32 {
-        let tmp = temp_name(path, attempt);
-        let mut file = match OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp) {
-            Ok(file) => file,
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e),
-        };
-        let result = file.write_all(contents).and_then(|()| file.sync_all()).and_then(|()| fs::rename(&tmp, path));
-        if result.is_err() {
-            let _ = fs::remove_file(&tmp);
-        } else if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            // Best effort: make the rename itself durable.
-            let _ = fs::File::open(dir).and_then(|d| d.sync_all());
-        }
-        return result;
-    }
-    Err(io::Error::new(io::ErrorKind::AlreadyExists, "no free temporary file name"))
-}
-
-/// `path` + `.` + six characters that differ per process, time and attempt.
-fn temp_name(path: &Path, attempt: u32) -> PathBuf {
-    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
-    let mut seed =
-        nanos ^ (u64::from(std::process::id()) << 32) ^ u64::from(attempt).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    let mut suffix = String::from(".");
-    for _ in 0..6 {
-        suffix.push(char::from(CHARS[(seed % CHARS.len() as u64) as usize]));
-        seed /= CHARS.len() as u64;
-        seed ^= seed.rotate_left(17).wrapping_mul(0x2545_F491_4F6C_DD1D);
-    }
-    let mut name = path.as_os_str().to_owned();
-    name.push(suffix);
-    PathBuf::from(name)
 }
 
 #[cfg(test)]
@@ -754,14 +713,5 @@ mod tests {
         assert_eq!(result.unwrap(), 0, "{transcript}");
         assert!(transcript.contains("Libvirt URI [qemu:///system]: Values may not contain '\"'.\n"));
         assert!(DaemonConfig::load(&path).is_ok());
-    }
-
-    #[test]
-    fn temporary_names_look_like_mkstemp() {
-        let name = temp_name(Path::new("/etc/fence_virt.conf"), 3);
-        let text = name.to_string_lossy();
-        assert!(text.starts_with("/etc/fence_virt.conf."));
-        assert_eq!(text.len(), "/etc/fence_virt.conf.".len() + 6);
-        assert!(text["/etc/fence_virt.conf.".len()..].bytes().all(|b| b.is_ascii_alphanumeric()));
     }
 }

@@ -7,15 +7,16 @@
 //! * [`realtime`] — SCHED_FIFO and locked memory for the node (`realtime`).
 //! * [`resources`] — resource scripts, LSB init scripts and OCF agents;
 //!   resource groups.
-//! * [`stonith`] — fencing through fence-agents-style agents.
 //! * [`node`] — the running node: media, membership, failover, control socket.
+//!
+//! Fence agents are run by the `stonith` crate; ha.cf's `stonith_*`
+//! directives are parsed here ([`config::hacf`]).
 
 pub mod config;
 pub mod membership;
 pub mod node;
 pub mod realtime;
 pub mod resources;
-pub mod stonith;
 
 #[cfg(test)]
 mod testutil;

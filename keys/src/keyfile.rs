@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::fs::{self, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -112,19 +112,8 @@ pub fn generate_key_file(path: &Path, len: usize, force: bool) -> Result<Key, Ke
     let mut bytes = vec![0u8; len];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
 
-    let unwritable = |source| KeyError::Unwritable { path: path.to_path_buf(), source };
-    let file_name = path.file_name().ok_or_else(|| unwritable(io::Error::other("not a file path")))?;
-    let tmp = path.with_file_name(format!(".{}.tmp{}", file_name.to_string_lossy(), std::process::id()));
-    let write = || -> io::Result<()> {
-        let mut file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
-        file.write_all(&bytes)?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)
-    };
-    if let Err(e) = write() {
-        let _ = fs::remove_file(&tmp);
-        return Err(unwritable(e));
-    }
+    plumbing::fs::write_atomic(path, &bytes, 0o600)
+        .map_err(|source| KeyError::Unwritable { path: path.to_path_buf(), source })?;
     Ok(Key(bytes))
 }
 
@@ -283,6 +272,25 @@ mod tests {
         assert_ne!(key, again);
         assert!(matches!(generate_key_file(&p, 0, true), Err(KeyError::BadLength(0))));
         assert!(matches!(generate_key_file(&p, 4097, true), Err(KeyError::BadLength(4097))));
+    }
+
+    #[test]
+    fn a_forced_key_replaces_a_symlink_instead_of_writing_through_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        fs::write(&victim, "precious\n").unwrap();
+        let p = dir.path().join("fence_xvm.key");
+        std::os::unix::fs::symlink(&victim, &p).unwrap();
+        assert!(matches!(generate_key_file(&p, 32, false), Err(KeyError::Exists { .. })));
+        let key = generate_key_file(&p, 32, true).unwrap();
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "precious\n");
+        let meta = fs::symlink_metadata(&p).unwrap();
+        assert!(meta.file_type().is_file());
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        assert_eq!(fs::read(&p).unwrap(), key.as_bytes());
+        let mut names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        names.sort();
+        assert_eq!(names, ["fence_xvm.key", "victim"], "no temporary left behind");
     }
 
     #[test]

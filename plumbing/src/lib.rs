@@ -4,10 +4,13 @@
 //!   health-check or repair command) with a deadline, cancellable, its
 //!   process group killed on expiry, starting with no signal blocked and
 //!   the normal scheduling policy whatever its parent runs under.
+//! * [`fs`] — replacing a file atomically (state files, pid files, keys,
+//!   configuration written by the wizard).
 //! * [`icmp`] — ICMP echo packets (fence-watchdog's ping check,
 //!   heartbeat's ping nodes).
 //!
 //! The log sink lives in the `logging` crate.
 
+pub mod fs;
 pub mod icmp;
 pub mod process;

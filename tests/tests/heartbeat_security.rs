@@ -250,8 +250,32 @@ fn symlink_is_refused(planted: &str) {
 }
 
 #[test]
-fn symlink_planted_as_the_generation_temporary_is_refused() {
-    symlink_is_refused("hb_generation.tmp");
+fn symlink_planted_as_the_generation_file_is_refused() {
+    symlink_is_refused("hb_generation");
+}
+
+/// State files are written through temporaries of random names: a link
+/// planted at the old fixed name `hb_generation.tmp` is neither followed
+/// nor touched, and the node starts.
+#[test]
+fn symlink_planted_as_the_old_generation_temporary_is_left_alone() {
+    if skip_unless_capable(&[]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (node_ns, _peer) = link();
+    let conf = write_config(dir.path(), KEYS, "");
+    let run = dir.path().join("run");
+    create_run_dir(&run, 0o700);
+    let victim = dir.path().join("precious");
+    std::fs::write(&victim, "precious\n").unwrap();
+    let planted = run.join("hb_generation.tmp");
+    std::os::unix::fs::symlink(&victim, &planted).unwrap();
+    let node = start_node(&node_ns, &conf, &run, &dir.path().join("alpha.log"));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n", "the link was followed:\n{}", node.log());
+    assert_eq!(std::fs::read_link(&planted).unwrap(), victim, "the planted link was touched");
+    let generation = std::fs::symlink_metadata(run.join("hb_generation")).unwrap();
+    assert!(generation.file_type().is_file() && generation.permissions().mode() & 0o777 == 0o600);
 }
 
 #[test]

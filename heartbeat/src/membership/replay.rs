@@ -5,7 +5,7 @@
 //! still fresh while a captured old message never is.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
@@ -86,41 +86,15 @@ pub fn read_state(path: &Path) -> io::Result<Option<String>> {
     Ok(Some(text))
 }
 
-/// Replaces `path` with `contents` atomically: written to `PATH.tmp`
-/// (created exclusively, never through a symbolic link), synced, then
-/// renamed over `path`. A symbolic link at `path` or at the temporary is
-/// refused with an error naming it; a stale regular temporary (left by a
-/// crash) is removed first.
+/// Replaces `path` with `contents` atomically (mode 0600, through a
+/// temporary of a random name: see [`plumbing::fs::write_atomic`]). A
+/// symbolic link at `path` is refused with an error naming it.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
     if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
         return Err(refusal(path, io::Error::from_raw_os_error(libc_flags::ELOOP)));
     }
-    let tmp = path.with_extension("tmp");
-    let open = || {
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(libc_flags::O_NOFOLLOW)
-            .open(&tmp)
-    };
-    let mut file = match open() {
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-            let meta = std::fs::symlink_metadata(&tmp).map_err(|e| refusal(&tmp, e))?;
-            if !meta.file_type().is_file() {
-                return Err(refusal(&tmp, io::Error::from_raw_os_error(libc_flags::ELOOP)));
-            }
-            std::fs::remove_file(&tmp).map_err(|e| refusal(&tmp, e))?;
-            open().map_err(|e| refusal(&tmp, e))?
-        }
-        other => other.map_err(|e| refusal(&tmp, e))?,
-    };
-    let written = file.write_all(contents).and_then(|()| file.sync_all()).and_then(|()| std::fs::rename(&tmp, path));
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(io::Error::new(e.kind(), format!("{}: {e}", path.display())));
-    }
-    Ok(())
+    plumbing::fs::write_atomic(path, contents, 0o600)
+        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))
 }
 
 /// An error naming `path`; a symbolic link gets a plain explanation.
@@ -254,23 +228,28 @@ mod tests {
         let victim = dir.path().join("victim");
         std::fs::write(&victim, "keep\n").unwrap();
         let path = dir.path().join("hb_generation");
-        // A link planted as the temporary.
+        // A link planted at the old fixed temporary name: ignored and left alone.
         let tmp = dir.path().join("hb_generation.tmp");
         std::os::unix::fs::symlink(&victim, &tmp).unwrap();
-        let e = bump_generation(&path, 5).unwrap_err().to_string();
-        assert_eq!(e, format!("{}: is a symbolic link; refusing to follow it", tmp.display()));
+        assert_eq!(bump_generation(&path, 5).unwrap(), 5);
         assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep\n");
-        std::fs::remove_file(&tmp).unwrap();
+        assert!(std::fs::symlink_metadata(&tmp).unwrap().file_type().is_symlink());
+        std::fs::remove_file(&path).unwrap();
         // A link planted as the file itself: neither read nor replaced.
         std::os::unix::fs::symlink(&victim, &path).unwrap();
         let e = bump_generation(&path, 5).unwrap_err().to_string();
-        assert!(e.contains("is a symbolic link"), "{e}");
+        assert_eq!(e, format!("{}: is a symbolic link; refusing to follow it", path.display()));
         assert!(std::fs::symlink_metadata(&path).unwrap().file_type().is_symlink());
-        std::fs::remove_file(&path).unwrap();
-        // A stale regular temporary (a crash) is replaced.
-        std::fs::write(&tmp, "junk").unwrap();
-        assert_eq!(bump_generation(&path, 5).unwrap(), 5);
-        assert!(!tmp.exists());
+        let e = write_atomic(&path, b"6\n").unwrap_err().to_string();
+        assert_eq!(e, format!("{}: is a symbolic link; refusing to follow it", path.display()));
         assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep\n");
+        std::fs::remove_file(&path).unwrap();
+        // The state file is private; nothing but it and the planted names remains.
+        assert_eq!(bump_generation(&path, 5).unwrap(), 5);
+        let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&path).unwrap().permissions());
+        assert_eq!(mode & 0o777, 0o600);
+        let mut names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        names.sort();
+        assert_eq!(names, ["hb_generation", "hb_generation.tmp", "victim"]);
     }
 }

@@ -21,8 +21,8 @@ use crate::membership::liveness::{Event as LiveEvent, Liveness};
 use crate::membership::message::Message;
 use crate::membership::replay::{PeerGenerations, ReplayGuard};
 use crate::resources::ResourceRunner;
-use crate::stonith::Fencer;
 use plumbing::process::Cancel;
+use stonith::Fencer;
 
 use super::cluster::{Action, CleanReason, Cluster, GroupResult, NodeStatus};
 use super::fence_speed::FenceSpeed;

@@ -20,7 +20,7 @@ use crate::membership::intake::{unix_time, DropCounters, Intake, Warnings};
 use crate::membership::liveness::Liveness;
 use crate::membership::replay::{bump_generation, PeerGenerations, ReplayGuard, PEER_GENERATIONS_FILE};
 use crate::resources::{GroupStatus, HaPaths, ResourceRunner};
-use crate::stonith::Fencer;
+use stonith::Fencer;
 
 use super::cluster::{Cluster, Fencing, GroupInfo};
 use super::control::{self, ControlCommand};
@@ -142,7 +142,7 @@ fn start_node(
     // dead (spec §6 and `cluster`), so that keepalive is part of the figure.
     let watchdog_timeout =
         watchdog.as_ref().map_or(Duration::ZERO, |(_, t)| if t.is_zero() { *t } else { *t + ha.timing.keepalive });
-    let fencer = Fencer::for_node(&ha, &options.node);
+    let fencer = ha.fencer_for(&options.node);
     let cluster = new_cluster(options, &ha, &resources, fencer.is_some(), watchdog_timeout);
 
     let parts = Parts { history, runner, fencer, cluster, dropped, tx };

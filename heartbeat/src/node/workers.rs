@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use tracing::{error, info, warn};
 
 use crate::resources::GroupStatus;
-use crate::stonith::{FenceError, Power};
 use plumbing::process::{Cancel, RunError as AgentRunError};
+use stonith::{FenceError, Power};
 
 use super::cluster::{self, Action, CleanReason, GroupResult};
 use super::event_loop::{Event, Node, Timer};

@@ -21,20 +21,19 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::value::{parse_bool, parse_time};
+use super::value::parse_time;
 use super::{numbered_lines, read_text, ConfigError, Warning};
 
+mod directives;
 mod facility;
 mod media;
 mod stonith;
 mod timing;
 
+pub use self::stonith::{StonithConfig, StonithDelay, DEFAULT_STONITH_TIMEOUT, FALLBACK_STONITH_DELAY};
+pub use ::stonith::{AgentRef, FenceAction, FenceParams, StonithFrom, StonithHost};
 pub use facility::Facility;
 pub use media::{Medium, DEFAULT_UDP_PORT};
-pub use stonith::{
-    AgentRef, FenceAction, FenceParams, StonithConfig, StonithDelay, StonithFrom, StonithHost, DEFAULT_STONITH_TIMEOUT,
-    FALLBACK_STONITH_DELAY,
-};
 pub use timing::{Timing, DEFAULT_DEADTIME, DEFAULT_KEEPALIVE};
 
 /// `rtprio` when not given: the middle of SCHED_FIFO's 1–99.
@@ -66,51 +65,6 @@ const NO_EFFECT: &[&str] = &[
     "conn_logd_time",
     "baud",
     "hopfudge",
-];
-
-/// Every directive name this parser knows (for the wrong-case hint).
-const KNOWN: &[&str] = &[
-    "keepalive",
-    "deadtime",
-    "warntime",
-    "initdead",
-    "deadping",
-    "bcast",
-    "udp",
-    "mcast",
-    "ucast",
-    "udpport",
-    "mcast6",
-    "ucast6",
-    "serial",
-    "hbaping",
-    "node",
-    "ping",
-    "ping_group",
-    "auto_failback",
-    "nice_failback",
-    "crm",
-    "pacemaker",
-    "autojoin",
-    "logfile",
-    "debugfile",
-    "logfacility",
-    "debug",
-    "respawn",
-    "apiauth",
-    "watchdog",
-    "stonith",
-    "stonith_host",
-    "stonith_action",
-    "stonith_timeout",
-    "stonith_delay",
-    "stonith_power_on",
-    "env",
-    "monitor_interval",
-    "unfenced_takeover",
-    "realtime",
-    "rtprio",
-    "watchdog_socket",
 ];
 
 /// What happens to groups when their home node comes back (spec §4.7).
@@ -257,7 +211,8 @@ impl HaConfig {
             let mut fields = content.split_whitespace();
             let Some(name) = fields.next() else { continue };
             let args: Vec<&str> = fields.collect();
-            builder.directive(no, name, &args).map_err(|message| ConfigError::at(path, no, message))?;
+            let line = directives::Line { no, name, args: &args };
+            directives::apply(&mut builder, &line).map_err(|message| ConfigError::at(path, no, message))?;
         }
         builder.finish(local_node)
     }
@@ -269,6 +224,14 @@ impl HaConfig {
             .iter()
             .find(|h| h.from == StonithFrom::Node(node.to_string()))
             .or_else(|| hosts.iter().find(|h| h.from == StonithFrom::Any))
+    }
+
+    /// The fencer `node` uses: its `stonith_host` line (see
+    /// [`HaConfig::stonith_host_for`]) with `stonith_action` and
+    /// `stonith_timeout`; `None` when no line applies (no STONITH device).
+    pub fn fencer_for(&self, node: &str) -> Option<::stonith::Fencer> {
+        let host = self.stonith_host_for(node)?;
+        Some(::stonith::Fencer::new(host, self.stonith.action, self.stonith.timeout))
     }
 
     /// The nodes other than this one.
@@ -354,271 +317,6 @@ impl<'p> Builder<'p> {
         }
     }
 
-    /// Handles one directive; `Err` is the message for this line.
-    fn directive(&mut self, line: usize, name: &str, args: &[&str]) -> Result<(), String> {
-        let value = args.join(" ");
-        match name {
-            "keepalive" | "deadtime" | "warntime" | "initdead" | "deadping" => {
-                let d = time_value(name, &value)?;
-                let slot: fn(&mut Self) -> &mut AtLine<Duration> = match name {
-                    "keepalive" => |b| &mut b.timing.keepalive,
-                    "deadtime" => |b| &mut b.timing.deadtime,
-                    "warntime" => |b| &mut b.timing.warntime,
-                    "initdead" => |b| &mut b.timing.initdead,
-                    _ => |b| &mut b.timing.deadping,
-                };
-                self.set(slot, name, d, line);
-            }
-            "bcast" => {
-                let media = media::parse_bcast(args)?;
-                self.media.extend(media.into_iter().map(|m| (line, m)));
-            }
-            "udp" => {
-                self.warn(line, "directive 'udp' replaced by 'bcast'");
-                let media = media::parse_bcast(args).map_err(|e| e.replacen("bcast", "udp", 2))?;
-                self.media.extend(media.into_iter().map(|m| (line, m)));
-            }
-            "mcast" => {
-                let (medium, advice) = media::parse_mcast(args)?;
-                if let Some(advice) = advice {
-                    self.warn(line, advice);
-                }
-                self.media.push((line, medium));
-            }
-            "ucast" => {
-                let medium = media::parse_ucast(args)?;
-                self.media.push((line, medium));
-            }
-            "udpport" => {
-                let port = media::parse_port(&one_value(name, args)?)
-                    .ok_or_else(|| format!("udpport [{value}] is invalid (1-65535)"))?;
-                if let Some((_, first)) = self.udpport {
-                    return Err(format!(
-                        "udpport multiply specified (first on line {first}); one port applies to all bcast/ucast media"
-                    ));
-                }
-                self.udpport = Some((port, line));
-            }
-            "mcast6" | "ucast6" | "serial" => {
-                return Err(format!("medium [{name}] is not supported here; use bcast, mcast or ucast"));
-            }
-            "hbaping" => return Err("hbaping was never supported by Heartbeat and is not supported here".into()),
-            "node" => {
-                if args.is_empty() {
-                    return Err("node needs at least one name: node NAME [NAME...]".into());
-                }
-                for node in args {
-                    if self.nodes.iter().any(|n| n == node) {
-                        self.warn(line, format!("node [{node}] is listed twice"));
-                    } else {
-                        self.nodes.push(node.to_string());
-                    }
-                }
-            }
-            "ping" => {
-                if args.is_empty() {
-                    return Err("ping needs at least one address: ping IP [IP...]".into());
-                }
-                for ip in args {
-                    self.ping_nodes.push(ping_address("ping", ip)?);
-                }
-            }
-            "ping_group" => {
-                let [group, ips @ ..] = args else {
-                    return Err("ping_group needs a name and addresses: ping_group NAME IP [IP...]".into());
-                };
-                if ips.is_empty() {
-                    return Err("ping_group needs a name and addresses: ping_group NAME IP [IP...]".into());
-                }
-                let members = ips.iter().map(|ip| ping_address("ping_group", ip)).collect::<Result<_, _>>()?;
-                self.ping_groups.push((line, PingGroup { name: group.to_string(), members }));
-            }
-            "auto_failback" => {
-                let v = one_value(name, args)?;
-                let policy = match (v.to_ascii_lowercase().as_str(), parse_bool(&v)) {
-                    ("legacy", _) => {
-                        self.warn(
-                            line,
-                            "Deprecated 'legacy' auto_failback option selected. Please convert to \
-                             'auto_failback on'. See documentation for conversion details.",
-                        );
-                        AutoFailback::Legacy
-                    }
-                    (_, Some(true)) => AutoFailback::On,
-                    (_, Some(false)) => AutoFailback::Off,
-                    _ => return Err(format!("auto_failback [{v}] is invalid (on, off or legacy)")),
-                };
-                self.set(|b| &mut b.auto_failback, name, policy, line);
-            }
-            "nice_failback" => {
-                let v = one_value(name, args)?;
-                let (policy, reading) = match parse_bool(&v) {
-                    Some(true) => (AutoFailback::Off, "off"),
-                    Some(false) => (AutoFailback::Legacy, "legacy"),
-                    None => return Err(format!("nice_failback [{v}] is invalid (a boolean)")),
-                };
-                self.warn(
-                    line,
-                    format!(
-                        "nice_failback flag is obsolete; 'nice_failback {v}' is read as 'auto_failback {reading}'. \
-                         Use auto_failback {{on, off, legacy}} instead."
-                    ),
-                );
-                self.set(|b| &mut b.nice_failback, name, policy, line);
-            }
-            "crm" | "pacemaker" => {
-                let v = one_value(name, args)?;
-                if parse_bool(&v) != Some(false) {
-                    return Err(format!(
-                        "{name} [{v}] is not supported: this heartbeat manages resources from haresources only \
-                         (set '{name} off' or remove the line)"
-                    ));
-                }
-            }
-            "autojoin" => {
-                let v = one_value(name, args)?;
-                match v.as_str() {
-                    "none" => {}
-                    "other" | "any" => {
-                        return Err(format!(
-                            "R1 style resource management conflicts with autojoin set (autojoin {v}); \
-                             list every node on node lines and use 'autojoin none'"
-                        ))
-                    }
-                    _ => return Err(format!("autojoin [{v}] is invalid (none, other or any)")),
-                }
-            }
-            "logfile" => self.logging.logfile = Some(PathBuf::from(one_value(name, args)?)),
-            "debugfile" => self.logging.debugfile = Some(PathBuf::from(one_value(name, args)?)),
-            "logfacility" => {
-                let v = one_value(name, args)?;
-                self.logging.facility = match (v.as_str(), Facility::from_name(&v)) {
-                    ("none", _) => None,
-                    (_, Some(facility)) => Some(facility),
-                    _ => return Err(format!("logfacility [{v}] is not a syslog facility (e.g. daemon, local0, none)")),
-                };
-            }
-            "debug" => {
-                let v = one_value(name, args)?;
-                self.logging.debug = v.parse().map_err(|_| format!("debug level [{v}] is invalid (0-255)"))?;
-            }
-            "respawn" => {
-                let [user, program, rest @ ..] = args else {
-                    return Err("respawn needs a user and a program: respawn USER /PATH [ARGS...]".into());
-                };
-                if !program.starts_with('/') {
-                    return Err(format!("respawn program [{program}] must be an absolute path"));
-                }
-                self.respawn.push(Respawn {
-                    user: user.to_string(),
-                    path: PathBuf::from(program),
-                    args: rest.iter().map(|a| a.to_string()).collect(),
-                });
-            }
-            "apiauth" => {
-                let auth = parse_apiauth(args)?;
-                if let Some((first, _)) = self.apiauth.iter().find(|(_, a)| a.client == auth.client) {
-                    return Err(format!("apiauth for client [{}] given twice (first on line {first})", auth.client));
-                }
-                self.apiauth.push((line, auth));
-            }
-            "watchdog" => {
-                let device = one_value(name, args)?;
-                if self.watchdog.is_some() {
-                    return Err("Watchdog device multiply specified".into());
-                }
-                self.watchdog = Some((PathBuf::from(device), line));
-            }
-            "stonith" => {
-                return Err("stonith TYPE CONFIGFILE (cluster-glue plugins) is not supported; use \
-                            stonith_host FROM-NODE|* FENCE-AGENT [key=value...]"
-                    .into())
-            }
-            "stonith_host" => {
-                let host = stonith::parse_stonith_host(args, line)?;
-                self.stonith_hosts.push(host);
-            }
-            "stonith_action" => {
-                let action = stonith::parse_action(&one_value(name, args)?)?;
-                self.set(|b| &mut b.stonith_action, name, action, line);
-            }
-            "stonith_timeout" => {
-                let d = time_value(name, &value)?;
-                if d.is_zero() {
-                    return Err("STONITH timeout [0] must be greater than zero.".into());
-                }
-                self.set(|b| &mut b.stonith_timeout, name, d, line);
-            }
-            "stonith_delay" => {
-                let delay =
-                    if value == "auto" { StonithDelay::Auto } else { StonithDelay::Fixed(time_value(name, &value)?) };
-                self.set(|b| &mut b.stonith_delay, name, delay, line);
-            }
-            "stonith_power_on" => {
-                let v = one_value(name, args)?;
-                let on =
-                    parse_bool(&v).ok_or_else(|| format!("stonith_power_on [{v}] is not a boolean (yes or no)"))?;
-                self.set(|b| &mut b.stonith_power_on, name, on, line);
-            }
-            "monitor_interval" => {
-                let d = time_value(name, &value)?;
-                self.set(|b| &mut b.monitor_interval, name, d, line);
-            }
-            "realtime" => {
-                let v = one_value(name, args)?;
-                let on = parse_bool(&v).ok_or_else(|| format!("realtime [{v}] is not a boolean (yes or no)"))?;
-                self.set(|b| &mut b.realtime, name, on, line);
-            }
-            "rtprio" => {
-                let v = one_value(name, args)?;
-                let prio = v
-                    .parse::<i32>()
-                    .ok()
-                    .filter(|p| (1..=99).contains(p))
-                    .ok_or_else(|| format!("rtprio [{v}] is not a SCHED_FIFO priority (1 to 99)"))?;
-                self.set(|b| &mut b.rtprio, name, prio, line);
-            }
-            "unfenced_takeover" => {
-                let v = one_value(name, args)?;
-                let on =
-                    parse_bool(&v).ok_or_else(|| format!("unfenced_takeover [{v}] is not a boolean (yes or no)"))?;
-                self.set(|b| &mut b.unfenced_takeover, name, on, line);
-            }
-            "watchdog_socket" => {
-                let v = one_value(name, args)?;
-                if !v.starts_with('/') {
-                    return Err(format!("watchdog_socket [{v}] is not an absolute path"));
-                }
-                self.set(|b| &mut b.watchdog_socket, name, PathBuf::from(v), line);
-            }
-            "env" => {
-                let valid_name = |n: &str| {
-                    n.bytes().next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
-                        && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-                };
-                match value.split_once('=') {
-                    Some((var, val)) if valid_name(var) => self.env.push((var.to_string(), val.to_string())),
-                    _ => return Err(format!("env [{value}] is not NAME=value")),
-                }
-            }
-            _ if NO_EFFECT.contains(&name) => {
-                if self.warned_no_effect.insert(name.to_string()) {
-                    self.warn(line, format!("directive [{name}] is accepted for compatibility but has no effect here"));
-                }
-            }
-            _ => {
-                let lower = name.to_ascii_lowercase();
-                if KNOWN.contains(&lower.as_str()) || NO_EFFECT.contains(&lower.as_str()) {
-                    return Err(format!(
-                        "illegal directive [{name}] (directive names are case-sensitive: did you mean {lower}?)"
-                    ));
-                }
-                return Err(format!("illegal directive [{name}]"));
-            }
-        }
-        Ok(())
-    }
-
     /// Applies defaults and every check that spans lines.
     fn finish(mut self, local_node: &str) -> Result<(HaConfig, Vec<Warning>), ConfigError> {
         let path = self.path;
@@ -636,58 +334,10 @@ impl<'p> Builder<'p> {
         }
         let timing = self.timing.resolve(path, &mut self.warnings)?;
 
-        let udp_port = match self.udpport {
-            Some((port, line)) => {
-                if let Some((first, _)) = self.media.iter().find(|(l, m)| *l < line && m.uses_udpport()) {
-                    self.warn(
-                        line,
-                        format!(
-                            "udpport {port} applies to all bcast/ucast media here, but Heartbeat 3.0.6 used it only \
-                             for media listed after it (line {first} would use port {DEFAULT_UDP_PORT} there)"
-                        ),
-                    );
-                }
-                port
-            }
-            None => DEFAULT_UDP_PORT,
-        };
-
-        for (line, group) in &self.ping_groups {
-            if self.nodes.contains(&group.name) {
-                return Err(ConfigError::at(
-                    path,
-                    *line,
-                    format!("ping_group [{}] has the name of a node", group.name),
-                ));
-            }
-        }
-        if let Some((_, (line, g))) = self
-            .ping_groups
-            .iter()
-            .enumerate()
-            .find(|(i, (_, g))| self.ping_groups[..*i].iter().any(|(_, other)| other.name == g.name))
-        {
-            return Err(ConfigError::at(path, *line, format!("ping_group [{}] defined twice", g.name)));
-        }
-
+        let udp_port = self.udp_port();
+        self.check_ping_groups()?;
         self.check_stonith_hosts()?;
-
-        let auto_failback = match (self.auto_failback, self.nice_failback) {
-            (Some((policy, _)), None) => policy,
-            (Some((policy, line)), Some((_, nice_line))) => {
-                self.warn(nice_line, format!("nice_failback ignored: auto_failback is set on line {line}"));
-                policy
-            }
-            (None, Some((policy, _))) => policy,
-            (None, None) => {
-                self.warnings.push(Warning::file(
-                    path,
-                    "auto_failback not set: using 'off' (Heartbeat 3.0.6 defaulted to 'legacy'); \
-                     set 'auto_failback on' or 'auto_failback off' explicitly",
-                ));
-                AutoFailback::Off
-            }
-        };
+        let auto_failback = self.failback_policy();
 
         let config = HaConfig {
             path: path.to_path_buf(),
@@ -718,6 +368,65 @@ impl<'p> Builder<'p> {
             watchdog_socket: self.watchdog_socket.map_or_else(|| PathBuf::from(DEFAULT_WATCHDOG_SOCKET), |(p, _)| p),
         };
         Ok((config, self.warnings))
+    }
+
+    /// The effective `udpport`; warns when 3.0.6 would have applied it to
+    /// fewer media.
+    fn udp_port(&mut self) -> u16 {
+        let Some((port, line)) = self.udpport else { return DEFAULT_UDP_PORT };
+        if let Some((first, _)) = self.media.iter().find(|(l, m)| *l < line && m.uses_udpport()) {
+            self.warn(
+                line,
+                format!(
+                    "udpport {port} applies to all bcast/ucast media here, but Heartbeat 3.0.6 used it only \
+                     for media listed after it (line {first} would use port {DEFAULT_UDP_PORT} there)"
+                ),
+            );
+        }
+        port
+    }
+
+    /// A ping group has neither a node's name nor another group's.
+    fn check_ping_groups(&self) -> Result<(), ConfigError> {
+        for (line, group) in &self.ping_groups {
+            if self.nodes.contains(&group.name) {
+                return Err(ConfigError::at(
+                    self.path,
+                    *line,
+                    format!("ping_group [{}] has the name of a node", group.name),
+                ));
+            }
+        }
+        if let Some((_, (line, g))) = self
+            .ping_groups
+            .iter()
+            .enumerate()
+            .find(|(i, (_, g))| self.ping_groups[..*i].iter().any(|(_, other)| other.name == g.name))
+        {
+            return Err(ConfigError::at(self.path, *line, format!("ping_group [{}] defined twice", g.name)));
+        }
+        Ok(())
+    }
+
+    /// `auto_failback`, else the mapped `nice_failback`, else `off` with a
+    /// warning.
+    fn failback_policy(&mut self) -> AutoFailback {
+        match (self.auto_failback, self.nice_failback) {
+            (Some((policy, _)), None) => policy,
+            (Some((policy, line)), Some((_, nice_line))) => {
+                self.warn(nice_line, format!("nice_failback ignored: auto_failback is set on line {line}"));
+                policy
+            }
+            (None, Some((policy, _))) => policy,
+            (None, None) => {
+                self.warnings.push(Warning::file(
+                    self.path,
+                    "auto_failback not set: using 'off' (Heartbeat 3.0.6 defaulted to 'legacy'); \
+                     set 'auto_failback on' or 'auto_failback off' explicitly",
+                ));
+                AutoFailback::Off
+            }
+        }
     }
 
     /// FROM names a listed node; one line per FROM; host_map names nodes.

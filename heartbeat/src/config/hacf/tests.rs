@@ -490,6 +490,19 @@ fn stonith_host_selection_prefers_the_nodes_own_line() {
 }
 
 #[test]
+fn the_fencer_uses_the_nodes_line_with_stonith_action_and_timeout() {
+    let text = format!("{BASE}stonith_host * fence_a\nstonith_host bravo fence_b\nstonith_timeout 300ms\n");
+    let (c, _) = ok(&text);
+    let fencer = c.fencer_for("bravo").unwrap();
+    assert_eq!(fencer.agent(), &AgentRef::Name("fence_b".into()));
+    assert_eq!(fencer.timeout(), Duration::from_millis(300));
+    assert_eq!(c.fencer_for("alpha").unwrap().agent(), &AgentRef::Name("fence_a".into()));
+    let (c, _) = ok(&format!("{BASE}stonith_host bravo fence_b\n"));
+    assert!(c.fencer_for("alpha").is_none(), "no line applies: no STONITH device");
+    assert!(ok(BASE).0.fencer_for("alpha").is_none());
+}
+
+#[test]
 fn stonith_host_checks_against_nodes() {
     assert_eq!(
         err(&format!("stonith_host charlie fence_a\n{BASE}")),

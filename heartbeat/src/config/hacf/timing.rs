@@ -77,32 +77,7 @@ impl TimingInput {
             ));
         }
 
-        let initdead = match self.initdead {
-            Some((d, line)) => {
-                if d < deadtime {
-                    return Err(ConfigError::at(
-                        path,
-                        line,
-                        format!("Initial dead time [{}] is smaller than deadtime [{}]", ms(d), ms(deadtime)),
-                    ));
-                }
-                if d < INITDEAD_WARN_BELOW {
-                    warnings.push(Warning::at(
-                        path,
-                        line,
-                        format!(
-                            "Initial dead time [{} ms] may be too small! Initial dead time accounts for slow \
-                             network startup time. It should be >= deadtime and >= 10 seconds",
-                            ms(d)
-                        ),
-                    ));
-                }
-                d
-            }
-            None if deadtime > Duration::from_secs(10) => deadtime,
-            None if deadtime >= Duration::from_secs(6) => deadtime * 2,
-            None => Duration::from_secs(12),
-        };
+        let initdead = self.initdead(path, deadtime, warnings)?;
 
         let deadping = match self.deadping {
             Some((d, line)) if d <= keepalive * 2 => {
@@ -140,6 +115,41 @@ impl TimingInput {
         };
 
         Ok(Timing { keepalive, deadtime, warntime, initdead, deadping })
+    }
+
+    /// `initdead`: at least deadtime (a warning below 10 s); by default
+    /// deadtime past 10 s, twice deadtime from 6 s, else 12 s.
+    fn initdead(&self, path: &Path, deadtime: Duration, warnings: &mut Vec<Warning>) -> Result<Duration, ConfigError> {
+        Ok(match self.initdead {
+            Some((d, line)) => {
+                if d < deadtime {
+                    return Err(ConfigError::at(
+                        path,
+                        line,
+                        format!(
+                            "Initial dead time [{}] is smaller than deadtime [{}]",
+                            d.as_millis(),
+                            deadtime.as_millis()
+                        ),
+                    ));
+                }
+                if d < INITDEAD_WARN_BELOW {
+                    warnings.push(Warning::at(
+                        path,
+                        line,
+                        format!(
+                            "Initial dead time [{} ms] may be too small! Initial dead time accounts for slow \
+                             network startup time. It should be >= deadtime and >= 10 seconds",
+                            d.as_millis()
+                        ),
+                    ));
+                }
+                d
+            }
+            None if deadtime > Duration::from_secs(10) => deadtime,
+            None if deadtime >= Duration::from_secs(6) => deadtime * 2,
+            None => Duration::from_secs(12),
+        })
     }
 }
 
