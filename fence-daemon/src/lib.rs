@@ -1,6 +1,7 @@
 //! fence_virtd: configuration, wizard, and the dispatcher between
 //! listeners and the backend.
 
+pub mod check;
 pub mod config;
 pub mod dispatcher;
 pub mod history;

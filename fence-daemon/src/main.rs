@@ -35,6 +35,11 @@ struct Cli {
     /// List the built-in listener and backend plugins and exit.
     #[arg(short = 'l')]
     list: bool,
+    /// Check the configuration (-f FILE) and the listener's key as a start
+    /// would, without starting; print what would be used (listener, key
+    /// fingerprint, backend, groups) and exit 0, or the error and exit 1.
+    #[arg(long)]
+    check_config: bool,
     /// Wait for the backend and listener to become available instead of
     /// exiting when they cannot be initialized.
     #[arg(short = 'w')]
@@ -67,6 +72,15 @@ fn main() -> ExitCode {
     if cli.list {
         print!("{}", registry::listing());
         return ExitCode::SUCCESS;
+    }
+    if cli.check_config {
+        return match fence_daemon::check::check(&cli.config, cli.allow_insecure_permissions) {
+            Ok(report) => {
+                print!("{report}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(format!("{e:#}")),
+        };
     }
     if cli.configure {
         if cli.config_given {
