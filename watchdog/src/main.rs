@@ -30,6 +30,12 @@ struct Cli {
     /// times, close it with the magic character, report its identity.
     #[arg(long)]
     test: bool,
+    /// Check the configuration (-c FILE, else the default file, else the
+    /// built-in defaults) without starting: print the device, the schedule
+    /// and every health check with the line that set it, and exit 0; or
+    /// the error naming file and line, and exit 1.
+    #[arg(long)]
+    check: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -95,6 +101,10 @@ fn main() -> ExitCode {
     };
     for w in &warnings {
         eprintln!("fence-watchdog: warning: {w}");
+    }
+    if cli.check {
+        print!("{}", config::summary::summary(&config));
+        return ExitCode::SUCCESS;
     }
     if let Some(Command::Feed { name, socket }) = &cli.command {
         let socket = socket.clone().unwrap_or_else(|| config.feed_socket.clone());

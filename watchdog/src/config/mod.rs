@@ -7,6 +7,7 @@
 //! [`Config`]; errors name the file and line.
 
 pub mod debian;
+pub mod summary;
 pub mod toml_format;
 mod values;
 
