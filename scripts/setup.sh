@@ -8,7 +8,7 @@ packages+=(qemu-system-x86 linux-image-amd64 busybox-static cpio xz-utils)  # wa
 packages+=(libvirt-daemon)  # a real libvirtd (hung with SIGSTOP) for the daemon's deadline tests
 packages+=(resource-agents iptables)  # heartbeat cluster tests: IPaddr2 for the service address; cutting heartbeat links
 packages+=(libvirt-daemon-system libvirt-clients python3)  # vm_cluster test: two guests under libvirtd (scripts/vm-cluster.sh)
-packages+=(shellcheck)  # lint gate of scripts/test.sh
+packages+=(shellcheck man-db groff-base)  # lint gate of scripts/test.sh (scripts, man pages)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
