@@ -2,6 +2,7 @@
 //! listeners and the backend.
 
 pub mod check;
+pub mod cli;
 pub mod config;
 pub mod dispatcher;
 pub mod history;

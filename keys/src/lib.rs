@@ -7,6 +7,7 @@
 //! packet layouts.
 
 mod algorithm;
+pub mod cli;
 mod keyfile;
 
 pub use algorithm::{constant_time_eq, HashAlgorithm, ParseAlgorithmError, PreparedKey, PADDED_DIGEST_LEN};
