@@ -12,7 +12,7 @@
 //! `qemu-system-x86`, `linux-image-amd64`, `busybox-static`, `cpio`,
 //! `python3` (scripts/setup.sh installs them); prints `SKIP:` without them (fails under CI).
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -87,7 +87,9 @@ fn two_guest_cluster_fails_over_and_fences_through_our_daemon() {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            eprintln!("{line}");
+            // Straight to stderr: libtest captures eprintln!, so the CI log
+            // would show the figures only when the test fails.
+            let _ = writeln!(std::io::stderr(), "{line}");
             if tx.send(line).is_err() {
                 break;
             }
