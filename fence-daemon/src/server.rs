@@ -196,6 +196,23 @@ pub async fn serve(
         config.groups.len()
     );
     let serving = tokio::spawn(listener.serve(Arc::new(dispatcher.clone())));
+    // systemd (Type=notify): ready now; with WatchdogSec=, keep-alives from
+    // the runtime itself, so a stalled runtime stops them.
+    plumbing::service_manager::ready(&format!(
+        "serving: listener {}, backend {}, {} group(s)",
+        config.listener.plugin().name(),
+        config.backend.plugin().name(),
+        config.groups.len()
+    ));
+    let keep_alive = plumbing::service_manager::keep_alive_interval().map(|every| {
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                plumbing::service_manager::keep_alive();
+            }
+        })
+    });
 
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
@@ -208,7 +225,11 @@ pub async fn serve(
             _ = hup.recv() => reload(&config_path, allow_insecure, &mut current, &auth, &dispatcher).await,
         }
     }
+    plumbing::service_manager::stopping();
     serving.abort();
+    if let Some(task) = keep_alive {
+        task.abort();
+    }
     let drained = crate::wait_until(DRAIN_LIMIT, || dispatcher.in_flight() == 0).await;
     if !drained {
         tracing::warn!("stopping with {} request(s) still in flight", dispatcher.in_flight());

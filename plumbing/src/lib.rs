@@ -14,3 +14,4 @@
 pub mod fs;
 pub mod icmp;
 pub mod process;
+pub mod service_manager;

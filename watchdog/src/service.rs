@@ -11,7 +11,7 @@
 
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal};
@@ -122,6 +122,12 @@ fn start_and_serve(config: &Config, board: &Arc<FeedBoard>, server: Option<FeedS
         }
     };
     tracing::info!("{} health checks running", config.checks.len());
+    plumbing::service_manager::ready(&format!(
+        "petting {} every {}, {} health checks",
+        config.device.display(),
+        show_duration(config.interval),
+        config.checks.len()
+    ));
     serve(config, nowayout, petter, monitor, &inbox)
 }
 
@@ -195,12 +201,24 @@ fn serve(
     let mut monitor = Some(monitor);
     // Held open without petting once a check failed.
     let mut held: Option<(Watchdog, GapStats)> = None;
+    // systemd's WatchdogSec= watches this loop, not the petting: a service
+    // that stopped petting on purpose stays "alive", so systemd never
+    // restarts it into petting again and hides the reset it must cause.
+    let keep_alive_every = plumbing::service_manager::keep_alive_interval();
+    let wake_every = keep_alive_every.map_or(STATS_EVERY, |k| k.min(STATS_EVERY));
+    let mut next_stats = Instant::now() + STATS_EVERY;
     loop {
-        let event = match inbox.recv_timeout(STATS_EVERY) {
+        if keep_alive_every.is_some() {
+            plumbing::service_manager::keep_alive();
+        }
+        let event = match inbox.recv_timeout(wake_every) {
             Ok(event) => event,
             Err(RecvTimeoutError::Timeout) => {
-                if let Some(p) = &petter {
-                    tracing::debug!("{}", p.stats());
+                if Instant::now() >= next_stats {
+                    next_stats = Instant::now() + STATS_EVERY;
+                    if let Some(p) = &petter {
+                        tracing::debug!("{}", p.stats());
+                    }
                 }
                 continue;
             }
@@ -231,6 +249,7 @@ fn serve(
                 drop(monitor.take());
                 let (dog, stats) = p.stop();
                 tracing::info!("{signal}: stopping; {stats}");
+                plumbing::service_manager::stopping();
                 dog.magic_close()?;
                 if nowayout == Some(true) {
                     tracing::warn!("closed {device}, but nowayout is set: the node resets within {} s", config.timeout);
