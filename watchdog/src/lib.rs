@@ -58,6 +58,7 @@
 //! saying why, when the service answers that the feed does not count.
 
 pub mod checks;
+pub mod clock;
 pub mod command;
 pub mod config;
 pub mod device;
