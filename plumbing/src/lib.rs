@@ -8,10 +8,13 @@
 //!   configuration written by the wizard).
 //! * [`icmp`] — ICMP echo packets (fence-watchdog's ping check,
 //!   heartbeat's ping nodes).
+//! * [`poll`] — checking a condition with back-off until a deadline
+//!   (the libvirt backend's polling fallback).
 //!
 //! The log sink lives in the `logging` crate.
 
 pub mod fs;
 pub mod icmp;
+pub mod poll;
 pub mod process;
 pub mod service_manager;

@@ -32,6 +32,13 @@
 //! `node N now reset.`, `Host N not reset!`, `Checking status of STONITH
 //! device [AGENT]`). Parameter values are never logged: they include
 //! passwords.
+//!
+//! # Test helpers
+//!
+//! The `testutil` cargo feature (off by default) makes `stonith::testutil`
+//! public: log capture, executable scripts and a call recorder shared by
+//! this crate's tests and heartbeat's (whose dev-dependency on this crate
+//! enables it), so they exist once. Programs never enable it.
 
 mod agent;
 mod fencer;
@@ -40,5 +47,5 @@ pub use agent::{AgentRef, FenceAction, FenceParams, StonithFrom, StonithHost, RE
 pub use fencer::{FenceError, Fencer, Power, AGENT_DIRS};
 pub use plumbing::process::{Cancel, RunError};
 
-#[cfg(test)]
-mod testutil;
+#[cfg(any(test, feature = "testutil"))]
+pub mod testutil;

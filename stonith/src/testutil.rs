@@ -1,4 +1,6 @@
-//! Test helpers: capturing log events and executable scripts in a temp dir.
+//! Test helpers: capturing log events, executable scripts in a temp dir
+//! and a recorder of the calls scripts make (also for heartbeat's tests,
+//! through the `testutil` feature).
 
 use std::fmt::Debug;
 use std::os::unix::fs::PermissionsExt;
@@ -68,5 +70,11 @@ impl Recorder {
     /// The recorded lines.
     pub fn calls(&self) -> Vec<String> {
         read_lines(&self.calls)
+    }
+}
+
+impl Default for Recorder {
+    fn default() -> Self {
+        Self::new()
     }
 }

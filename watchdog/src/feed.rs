@@ -23,6 +23,8 @@ use nix::sys::stat::{umask, Mode};
 
 use logging::{suppressed_note, RateLimiter};
 
+use crate::clock::{Clock, SystemClock};
+
 /// Time between two warnings about hostile or broken input.
 pub const WARN_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -218,13 +220,19 @@ pub struct FeedBoard {
     rejected: AtomicU64,
     unknown: AtomicU64,
     warn: RateLimiter,
+    clock: Arc<dyn Clock>,
 }
 
 impl FeedBoard {
     /// A board for these clients (name, the uid that may feed it), all
-    /// fed now.
+    /// fed now, on the real clock.
     pub fn new<'a>(clients: impl IntoIterator<Item = (&'a str, u32)>) -> Arc<Self> {
-        let now = Instant::now();
+        Self::with_clock(clients, Arc::new(SystemClock))
+    }
+
+    /// A board like [`FeedBoard::new`] that reads the time from `clock`.
+    pub fn with_clock<'a>(clients: impl IntoIterator<Item = (&'a str, u32)>, clock: Arc<dyn Clock>) -> Arc<Self> {
+        let now = clock.now();
         Arc::new(FeedBoard {
             clients: Mutex::new(
                 clients.into_iter().map(|(name, uid)| (name.to_string(), Client { uid, last: now })).collect(),
@@ -232,6 +240,7 @@ impl FeedBoard {
             rejected: AtomicU64::new(0),
             unknown: AtomicU64::new(0),
             warn: RateLimiter::new(WARN_EVERY),
+            clock,
         })
     }
 
@@ -253,7 +262,7 @@ impl FeedBoard {
         let verdict = match (clients.get_mut(name), uid) {
             (None, _) => Verdict::Unknown,
             (Some(client), Some(uid)) if client.uid == uid => {
-                client.last = Instant::now();
+                client.last = self.clock.now();
                 tracing::debug!("fed by {name}");
                 return Verdict::Accepted;
             }
@@ -278,6 +287,11 @@ impl FeedBoard {
         if let Some(held_back) = self.warn.admit() {
             tracing::warn!("{}", line(suppressed_note(held_back)));
         }
+    }
+
+    /// The current instant on the board's clock.
+    pub fn now(&self) -> Instant {
+        self.clock.now()
     }
 
     /// When `name` was last fed.

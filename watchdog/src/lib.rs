@@ -59,6 +59,7 @@
 
 pub mod checks;
 pub mod cli;
+pub mod clock;
 pub mod command;
 pub mod config;
 pub mod device;
@@ -70,17 +71,9 @@ pub mod pet;
 pub mod selftest;
 pub mod service;
 
-/// Polls `check` until true or `limit` passes (tests only).
+/// Polls `check` every 5 ms until true or `limit` passes (tests only).
 #[cfg(test)]
-pub(crate) fn wait_until(limit: std::time::Duration, mut check: impl FnMut() -> bool) -> bool {
-    let end = std::time::Instant::now() + limit;
-    loop {
-        if check() {
-            return true;
-        }
-        if std::time::Instant::now() >= end {
-            return false;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
+pub(crate) fn wait_until(limit: std::time::Duration, check: impl FnMut() -> bool) -> bool {
+    let every = plumbing::poll::Backoff::constant(std::time::Duration::from_millis(5));
+    plumbing::poll::poll_until(std::time::Instant::now() + limit, every, check)
 }

@@ -21,9 +21,9 @@ mod link;
 mod owner;
 
 use std::sync::Arc;
-use std::thread::sleep;
 use std::time::{Duration, Instant};
 
+use plumbing::poll::{try_poll_until, Backoff};
 use protocol::HostRecord;
 use virt::connect::Connect;
 use virt::domain::Domain;
@@ -218,18 +218,8 @@ impl LibvirtBackend {
     /// Polling path: checks the state with back-off (1 ms doubling to
     /// 50 ms) until it is reached or the deadline passes.
     fn poll(&self, owner: &Arc<Owner>, call: &Call, uuid: &str, goal: Lifecycle) -> Result<bool, BackendError> {
-        let mut pause = Duration::from_millis(1);
-        loop {
-            if self.check(owner, call, uuid, goal)? {
-                return Ok(true);
-            }
-            let now = Instant::now();
-            if now >= call.deadline {
-                return Ok(false);
-            }
-            sleep(pause.min(call.deadline - now));
-            pause = (pause * 2).min(Duration::from_millis(50));
-        }
+        let backoff = Backoff { first: Duration::from_millis(1), ceiling: Duration::from_millis(50) };
+        try_poll_until(call.deadline, backoff, || self.check(owner, call, uuid, goal))
     }
 
     /// One state check on the owner; only "no answer" is an error.

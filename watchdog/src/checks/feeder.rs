@@ -1,7 +1,7 @@
 //! A client keeps feeding the service through its socket.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::errno::Errno;
 
@@ -29,7 +29,7 @@ impl Check for FeederCheck {
         let Some(last) = self.board.last_fed(&self.name) else {
             return Err(Failure::new(format!("client `{}` is not on the feed board", self.name), Errno::ENOENT));
         };
-        let silent = Instant::now().saturating_duration_since(last);
+        let silent = self.board.now().saturating_duration_since(last);
         if silent > self.grace {
             return Err(Failure::new(
                 format!(
@@ -52,15 +52,34 @@ impl Check for FeederCheck {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::FakeClock;
     use crate::feed::Verdict;
+
+    const GRACE: Duration = Duration::from_millis(200);
+    const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn silence_up_to_the_grace_passes_and_just_beyond_it_fails() {
+        let clock = FakeClock::new();
+        let board = FeedBoard::with_clock([("hb", 0)], clock.clone());
+        let mut check = FeederCheck::new("hb", GRACE, board.clone());
+        clock.advance(GRACE - MS);
+        assert_eq!(check.run(), Ok(()), "1 ms before the grace runs out");
+        clock.advance(MS);
+        assert_eq!(check.run(), Ok(()), "exactly at the grace");
+        clock.advance(MS);
+        let err = check.run().unwrap_err();
+        assert_eq!(err.reason, "client `hb` has not fed for 0.201 s (grace 0.2 s)");
+    }
 
     #[test]
     fn silence_beyond_the_grace_fails_and_a_feed_heals() {
-        let board = FeedBoard::new([("hb", 0)]);
-        let mut check = FeederCheck::new("hb", Duration::from_millis(200), board.clone());
+        let clock = FakeClock::new();
+        let board = FeedBoard::with_clock([("hb", 0)], clock.clone());
+        let mut check = FeederCheck::new("hb", GRACE, board.clone());
         assert!(check.self_timed());
         assert_eq!(check.run(), Ok(()), "the service start counts as a feed");
-        std::thread::sleep(Duration::from_millis(300));
+        clock.advance(Duration::from_millis(300));
         let err = check.run().unwrap_err();
         assert!(err.reason.starts_with("client `hb` has not fed for 0.3"), "{err:?}");
         assert!(err.reason.ends_with("(grace 0.2 s)"), "{err:?}");
@@ -69,5 +88,14 @@ mod tests {
         assert_eq!(board.fed("hb", None), Verdict::Denied, "nor one without credentials");
         assert_eq!(board.fed("hb", Some(0)), Verdict::Accepted);
         assert_eq!(check.run(), Ok(()));
+        clock.advance(GRACE + MS);
+        assert!(check.run().is_err(), "the grace counts from the last feed");
+    }
+
+    #[test]
+    fn a_client_not_on_the_board_fails() {
+        let board = FeedBoard::new([("hb", 0)]);
+        let err = FeederCheck::new("app", GRACE, board).run().unwrap_err();
+        assert_eq!(err.reason, "client `app` is not on the feed board");
     }
 }
