@@ -50,6 +50,7 @@ use tracing::{error, info, warn};
 use crate::config::hacf::{AutoFailback, StonithDelay, FALLBACK_STONITH_DELAY};
 
 pub use crate::membership::announcement::{Announcement, GroupSet, NodeStatus};
+pub use crate::membership::names::GroupKey;
 
 /// Why a peer no longer holds anything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,9 +112,9 @@ impl LocalGroup {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     /// Start the group here.
-    Start(String),
+    Start(GroupKey),
     /// Stop the group here.
-    Stop(String),
+    Stop(GroupKey),
     /// Fence the node after the delay (unless it is back by then).
     Fence { node: String, after: Duration },
     /// Kill the fence agent running (or cancel the one scheduled) for the
@@ -158,7 +159,7 @@ pub enum Fencing {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupInfo {
     /// Group key.
-    pub key: String,
+    pub key: GroupKey,
     /// Home node.
     pub home: String,
 }
@@ -176,9 +177,9 @@ pub struct Cluster {
     ping: usize,
     standby: Option<GroupSet>,
     peers: BTreeMap<String, PeerState>,
-    local_groups: BTreeMap<String, LocalGroup>,
+    local_groups: BTreeMap<GroupKey, LocalGroup>,
     /// Last node seen holding each group (for "Resources being acquired from X").
-    last_holder: BTreeMap<String, String>,
+    last_holder: BTreeMap<GroupKey, String>,
     initial_done: bool,
     /// Peers lost without fencing that have the better claim: this node
     /// runs nothing while any of them may still run groups.
@@ -296,7 +297,7 @@ impl Cluster {
     /// adopt groups it finds running: it stops them before joining.
     #[cfg(test)]
     pub(crate) fn adopt_running(&mut self, key: &str) {
-        self.local_groups.insert(key.to_string(), LocalGroup::Running);
+        self.local_groups.insert(GroupKey::from(key), LocalGroup::Running);
     }
 
     /// This node now takes part in resource decisions.
@@ -528,7 +529,7 @@ impl Cluster {
                 LocalGroup::StopFailed
             }
         };
-        self.local_groups.insert(key.to_string(), new_state);
+        self.local_groups.insert(GroupKey::from(key), new_state);
         let mut actions = vec![Action::Announce];
         actions.extend(self.reconcile());
         if self.feeding_stopped && !self.local_groups.values().any(|s| s.is_held()) {
@@ -545,17 +546,17 @@ impl Cluster {
             return Vec::new();
         }
         error!("Resource group {key} is not running any more: restarting it");
-        self.local_groups.insert(key.to_string(), LocalGroup::Starting);
-        vec![Action::Start(key.to_string()), Action::Announce]
+        self.local_groups.insert(GroupKey::from(key), LocalGroup::Starting);
+        vec![Action::Start(GroupKey::from(key)), Action::Announce]
     }
 
     /// Gives groups that failed here another chance when nobody runs them
     /// (call it now and then, e.g. every 30 s).
     pub fn retry_failed(&mut self) -> Vec<Action> {
-        let failed: Vec<String> = self
+        let failed: Vec<GroupKey> = self
             .local_groups
             .iter()
-            .filter(|(k, s)| **s == LocalGroup::Failed && self.holder(k).is_none())
+            .filter(|(k, s)| **s == LocalGroup::Failed && self.holder(k.as_str()).is_none())
             .map(|(k, _)| k.clone())
             .collect();
         if failed.is_empty() {
@@ -579,8 +580,8 @@ impl Cluster {
             return None;
         }
         let mine: Vec<&GroupInfo> =
-            self.groups.iter().filter(|g| self.desired_owner(&g.key).as_deref() == Some(&self.local)).collect();
-        if mine.iter().any(|g| self.local_group(&g.key) != LocalGroup::Running) {
+            self.groups.iter().filter(|g| self.desired_owner(g.key.as_str()).as_deref() == Some(&self.local)).collect();
+        if mine.iter().any(|g| self.local_group(g.key.as_str()) != LocalGroup::Running) {
             return None;
         }
         if self.local_groups.values().any(|s| matches!(s, LocalGroup::Starting | LocalGroup::Stopping)) {
@@ -639,18 +640,18 @@ impl Cluster {
     /// Starts and stops what the rules ask for.
     fn reconcile(&mut self) -> Vec<Action> {
         let mut actions = Vec::new();
-        let keys: Vec<String> = self.groups.iter().map(|g| g.key.clone()).collect();
+        let keys: Vec<GroupKey> = self.groups.iter().map(|g| g.key.clone()).collect();
         for key in keys {
-            let desired = self.desired_owner(&key);
+            let desired = self.desired_owner(key.as_str());
             let mine = desired.as_deref() == Some(self.local.as_str());
-            match self.local_group(&key) {
+            match self.local_group(key.as_str()) {
                 LocalGroup::Running if !mine => {
-                    self.log_release_reason(&key, desired.as_deref());
+                    self.log_release_reason(key.as_str(), desired.as_deref());
                     self.local_groups.insert(key.clone(), LocalGroup::Stopping);
                     actions.push(Action::Stop(key));
                 }
-                LocalGroup::Stopped if mine && self.may_start(&key) => {
-                    if let Some(previous) = self.last_holder.get(&key).filter(|n| **n != self.local) {
+                LocalGroup::Stopped if mine && self.may_start(key.as_str()) => {
+                    if let Some(previous) = self.last_holder.get(key.as_str()).filter(|n| **n != self.local) {
                         info!("Resources being acquired from {previous}.");
                     }
                     self.local_groups.insert(key.clone(), LocalGroup::Starting);

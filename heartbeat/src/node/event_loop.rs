@@ -24,7 +24,7 @@ use crate::resources::ResourceRunner;
 use plumbing::process::Cancel;
 use stonith::Fencer;
 
-use super::cluster::{Action, CleanReason, Cluster, GroupResult, NodeStatus};
+use super::cluster::{Action, CleanReason, Cluster, GroupKey, GroupResult, NodeStatus};
 use super::fence_speed::FenceSpeed;
 use super::media::Media;
 use super::watchdog_link::WatchdogLink;
@@ -40,7 +40,7 @@ pub(super) enum Event {
     /// A valid control command.
     Control(control::Request),
     /// A start or stop of a group finished.
-    GroupDone(String, GroupResult),
+    GroupDone(GroupKey, GroupResult),
     /// A running group's status check finished.
     Monitored { group: String, health: GroupHealth },
     /// A fence-agent call finished.
@@ -281,7 +281,7 @@ impl Node {
                 let _ = request.reply.send(reply);
                 actions
             }
-            Event::GroupDone(key, result) => self.cluster.on_group_done(&key, result),
+            Event::GroupDone(key, result) => self.cluster.on_group_done(key.as_str(), result),
             Event::Monitored { group, health } => {
                 self.monitoring.remove(&group);
                 match health {
@@ -323,7 +323,7 @@ impl Node {
         actions.sort_by_key(|a| !matches!(a, Action::CancelFence(_)));
         for action in actions {
             match action {
-                Action::Start(key) | Action::Stop(key) if !self.groups.contains_key(&key) => {
+                Action::Start(key) | Action::Stop(key) if !self.groups.contains_key(key.as_str()) => {
                     error!("no group {key} in haresources");
                 }
                 Action::Start(key) => self.spawn_group_op(key, GroupOp::Start),

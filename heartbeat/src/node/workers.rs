@@ -11,7 +11,7 @@ use crate::resources::GroupStatus;
 use plumbing::process::{Cancel, RunError as AgentRunError};
 use stonith::{FenceError, Power};
 
-use super::cluster::{self, Action, CleanReason, GroupResult};
+use super::cluster::{self, Action, CleanReason, GroupKey, GroupResult};
 use super::event_loop::{Event, Node, Timer};
 
 /// A finished fence-agent call.
@@ -67,8 +67,8 @@ const FENCE_RETRY: Duration = Duration::from_secs(5);
 
 impl Node {
     /// Starts or stops group `key` on its own thread.
-    pub(super) fn spawn_group_op(&self, key: String, op: GroupOp) {
-        let group = self.groups[&key].clone();
+    pub(super) fn spawn_group_op(&self, key: GroupKey, op: GroupOp) {
+        let group = self.groups[key.as_str()].clone();
         let runner = self.runner.clone();
         let tx = self.tx.clone();
         std::thread::spawn(move || {
@@ -97,13 +97,13 @@ impl Node {
     /// group at a time).
     pub(super) fn start_monitors(&mut self) {
         for info in self.cluster.groups().to_vec() {
-            if self.cluster.local_group(&info.key) != cluster::LocalGroup::Running
-                || self.monitoring.contains(&info.key)
+            if self.cluster.local_group(info.key.as_str()) != cluster::LocalGroup::Running
+                || self.monitoring.contains(info.key.as_str())
             {
                 continue;
             }
-            let Some(group) = self.groups.get(&info.key).cloned() else { continue };
-            self.monitoring.insert(info.key.clone());
+            let Some(group) = self.groups.get(info.key.as_str()).cloned() else { continue };
+            self.monitoring.insert(info.key.to_string());
             let runner = self.runner.clone();
             let tx = self.tx.clone();
             std::thread::spawn(move || {

@@ -20,7 +20,7 @@ fn cluster(local: &str, failback: AutoFailback, fencing: Fencing) -> Cluster {
 fn announce(status: NodeStatus, holds: &[&str], ping: usize) -> Announcement {
     Announcement {
         status,
-        holds: holds.iter().map(|s| s.to_string()).collect(),
+        holds: holds.iter().copied().map(GroupKey::from).collect(),
         ping,
         standby: None,
         watchdog: Duration::ZERO,
@@ -30,11 +30,11 @@ fn announce(status: NodeStatus, holds: &[&str], ping: usize) -> Announcement {
 }
 
 fn starts(actions: &[Action]) -> Vec<String> {
-    actions.iter().filter_map(|a| if let Action::Start(k) = a { Some(k.clone()) } else { None }).collect()
+    actions.iter().filter_map(|a| if let Action::Start(k) = a { Some(k.to_string()) } else { None }).collect()
 }
 
 fn stops(actions: &[Action]) -> Vec<String> {
-    actions.iter().filter_map(|a| if let Action::Stop(k) = a { Some(k.clone()) } else { None }).collect()
+    actions.iter().filter_map(|a| if let Action::Stop(k) = a { Some(k.to_string()) } else { None }).collect()
 }
 
 fn fences(actions: &[Action]) -> Vec<(String, Duration)> {
@@ -393,11 +393,15 @@ fn without_stonith_both_sides_of_a_partition_agree_on_which_one_gives_up() {
         assert!(!stops_feeding(winner) && stops(winner).is_empty(), "{case}");
         assert_eq!(stops_feeding(loser), !loser_held.is_empty(), "{case}");
         for key in loser_held {
-            if loser_node.local_group(key) == LocalGroup::Starting {
+            if loser_node.local_group(key.as_str()) == LocalGroup::Starting {
                 // A start in progress is stopped as soon as it completes.
-                assert_eq!(stops(&loser_node.on_group_done(key, GroupResult::Started)), vec![key.clone()], "{case}");
+                assert_eq!(
+                    stops(&loser_node.on_group_done(key.as_str(), GroupResult::Started)),
+                    vec![key.to_string()],
+                    "{case}"
+                );
             }
-            assert_eq!(loser_node.local_group(key), LocalGroup::Stopping, "{key}: {case}");
+            assert_eq!(loser_node.local_group(key.as_str()), LocalGroup::Stopping, "{key}: {case}");
         }
     }
 }
