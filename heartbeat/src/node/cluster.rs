@@ -238,7 +238,7 @@ impl Cluster {
     }
 
     /// A group's state here.
-    pub fn local_group(&self, key: &str) -> LocalGroup {
+    pub fn local_group(&self, key: &GroupKey) -> LocalGroup {
         self.local_groups.get(key).copied().unwrap_or(LocalGroup::Stopped)
     }
 
@@ -282,7 +282,7 @@ impl Cluster {
     /// The node that holds `key` (here or as announced by a live peer).
     /// When several hold it (after a partition), the first in `node` order,
     /// so that every node picks the same one.
-    pub fn holder(&self, key: &str) -> Option<&str> {
+    pub fn holder(&self, key: &GroupKey) -> Option<&str> {
         self.nodes.iter().map(String::as_str).find(|n| {
             if *n == self.local {
                 self.local_group(key).is_held()
@@ -296,8 +296,8 @@ impl Cluster {
     /// node that has run for a while). At start-up the runtime does not
     /// adopt groups it finds running: it stops them before joining.
     #[cfg(test)]
-    pub(crate) fn adopt_running(&mut self, key: &str) {
-        self.local_groups.insert(GroupKey::from(key), LocalGroup::Running);
+    pub(crate) fn adopt_running(&mut self, key: &GroupKey) {
+        self.local_groups.insert(key.clone(), LocalGroup::Running);
     }
 
     /// This node now takes part in resource decisions.
@@ -519,7 +519,7 @@ impl Cluster {
     }
 
     /// A start, stop or monitor of `key` finished.
-    pub fn on_group_done(&mut self, key: &str, result: GroupResult) -> Vec<Action> {
+    pub fn on_group_done(&mut self, key: &GroupKey, result: GroupResult) -> Vec<Action> {
         let new_state = match result {
             GroupResult::Started => LocalGroup::Running,
             GroupResult::StartFailed => LocalGroup::Failed,
@@ -529,7 +529,7 @@ impl Cluster {
                 LocalGroup::StopFailed
             }
         };
-        self.local_groups.insert(GroupKey::from(key), new_state);
+        self.local_groups.insert(key.clone(), new_state);
         let mut actions = vec![Action::Announce];
         actions.extend(self.reconcile());
         if self.feeding_stopped && !self.local_groups.values().any(|s| s.is_held()) {
@@ -541,13 +541,13 @@ impl Cluster {
     }
 
     /// A monitor found a held group not (fully) running: start it again.
-    pub fn on_group_died(&mut self, key: &str) -> Vec<Action> {
+    pub fn on_group_died(&mut self, key: &GroupKey) -> Vec<Action> {
         if self.local_group(key) != LocalGroup::Running || self.status == NodeStatus::Leaving {
             return Vec::new();
         }
         error!("Resource group {key} is not running any more: restarting it");
-        self.local_groups.insert(GroupKey::from(key), LocalGroup::Starting);
-        vec![Action::Start(GroupKey::from(key)), Action::Announce]
+        self.local_groups.insert(key.clone(), LocalGroup::Starting);
+        vec![Action::Start(key.clone()), Action::Announce]
     }
 
     /// Gives groups that failed here another chance when nobody runs them
@@ -556,7 +556,7 @@ impl Cluster {
         let failed: Vec<GroupKey> = self
             .local_groups
             .iter()
-            .filter(|(k, s)| **s == LocalGroup::Failed && self.holder(k.as_str()).is_none())
+            .filter(|(k, s)| **s == LocalGroup::Failed && self.holder(k).is_none())
             .map(|(k, _)| k.clone())
             .collect();
         if failed.is_empty() {
@@ -580,8 +580,8 @@ impl Cluster {
             return None;
         }
         let mine: Vec<&GroupInfo> =
-            self.groups.iter().filter(|g| self.desired_owner(g.key.as_str()).as_deref() == Some(&self.local)).collect();
-        if mine.iter().any(|g| self.local_group(g.key.as_str()) != LocalGroup::Running) {
+            self.groups.iter().filter(|g| self.desired_owner(&g.key).as_deref() == Some(&self.local)).collect();
+        if mine.iter().any(|g| self.local_group(&g.key) != LocalGroup::Running) {
             return None;
         }
         if self.local_groups.values().any(|s| matches!(s, LocalGroup::Starting | LocalGroup::Stopping)) {
@@ -598,8 +598,8 @@ impl Cluster {
     }
 
     /// The node that should run `key` now, by the rules in the module doc.
-    pub fn desired_owner(&self, key: &str) -> Option<String> {
-        let group = self.groups.iter().find(|g| g.key == key)?;
+    pub fn desired_owner(&self, key: &GroupKey) -> Option<String> {
+        let group = self.groups.iter().find(|g| &g.key == key)?;
         let mut candidates: Vec<(&str, usize, Option<GroupSet>)> = Vec::new();
         for node in &self.nodes {
             if node == &self.local {
@@ -642,16 +642,16 @@ impl Cluster {
         let mut actions = Vec::new();
         let keys: Vec<GroupKey> = self.groups.iter().map(|g| g.key.clone()).collect();
         for key in keys {
-            let desired = self.desired_owner(key.as_str());
+            let desired = self.desired_owner(&key);
             let mine = desired.as_deref() == Some(self.local.as_str());
-            match self.local_group(key.as_str()) {
+            match self.local_group(&key) {
                 LocalGroup::Running if !mine => {
-                    self.log_release_reason(key.as_str(), desired.as_deref());
+                    self.log_release_reason(&key, desired.as_deref());
                     self.local_groups.insert(key.clone(), LocalGroup::Stopping);
                     actions.push(Action::Stop(key));
                 }
-                LocalGroup::Stopped if mine && self.may_start(key.as_str()) => {
-                    if let Some(previous) = self.last_holder.get(key.as_str()).filter(|n| **n != self.local) {
+                LocalGroup::Stopped if mine && self.may_start(&key) => {
+                    if let Some(previous) = self.last_holder.get(&key).filter(|n| **n != self.local) {
                         info!("Resources being acquired from {previous}.");
                     }
                     self.local_groups.insert(key.clone(), LocalGroup::Starting);
@@ -669,14 +669,14 @@ impl Cluster {
     /// Safe to start `key` here: active, no dead peer unfenced, no live
     /// peer holding it, and no peer still settling (a peer that is up but
     /// not yet active may be the group's home and about to claim it).
-    fn may_start(&self, key: &str) -> bool {
+    fn may_start(&self, key: &GroupKey) -> bool {
         self.status == NodeStatus::Active
             && !self.any_unclean()
             && !self.peers.values().any(|p| holds(p, key))
             && !self.peers.values().any(|p| matches!(p, PeerState::Alive(a) if a.status == NodeStatus::Up))
     }
 
-    fn log_release_reason(&self, key: &str, desired: Option<&str>) {
+    fn log_release_reason(&self, key: &GroupKey, desired: Option<&str>) {
         if self.status == NodeStatus::Leaving {
             return;
         }
@@ -824,7 +824,7 @@ pub enum GroupResult {
 }
 
 /// Whether peer state `p` may be running `key`.
-fn holds(p: &PeerState, key: &str) -> bool {
+fn holds(p: &PeerState, key: &GroupKey) -> bool {
     match p {
         PeerState::Alive(a) => a.holds.contains(key),
         PeerState::Unclean { last } => last.as_ref().is_some_and(|a| a.holds.contains(key)),

@@ -42,7 +42,7 @@ pub(super) enum Event {
     /// A start or stop of a group finished.
     GroupDone(GroupKey, GroupResult),
     /// A running group's status check finished.
-    Monitored { group: String, health: GroupHealth },
+    Monitored { group: GroupKey, health: GroupHealth },
     /// A fence-agent call finished.
     Agent(AgentReport),
     /// SIGTERM, SIGINT or SIGHUP: stop gracefully.
@@ -104,7 +104,7 @@ pub(super) struct Node {
     /// Runs resource scripts.
     pub(super) runner: ResourceRunner,
     /// haresources groups by key.
-    pub(super) groups: BTreeMap<String, ResourceGroup>,
+    pub(super) groups: BTreeMap<GroupKey, ResourceGroup>,
     /// The fence agent for peers (`None`: no STONITH device).
     pub(super) fencer: Option<Fencer>,
     /// Fence agents running, by victim: cancelled when the reason is gone.
@@ -115,7 +115,7 @@ pub(super) struct Node {
     /// a check is running).
     pub(super) next_device_check: Option<Instant>,
     /// Groups whose status check is running.
-    pub(super) monitoring: BTreeSet<String>,
+    pub(super) monitoring: BTreeSet<GroupKey>,
     /// When running groups are checked next (`monitor_interval`).
     pub(super) next_monitor: Instant,
     /// Deferred work, by due time.
@@ -281,7 +281,7 @@ impl Node {
                 let _ = request.reply.send(reply);
                 actions
             }
-            Event::GroupDone(key, result) => self.cluster.on_group_done(key.as_str(), result),
+            Event::GroupDone(key, result) => self.cluster.on_group_done(&key, result),
             Event::Monitored { group, health } => {
                 self.monitoring.remove(&group);
                 match health {
@@ -323,7 +323,7 @@ impl Node {
         actions.sort_by_key(|a| !matches!(a, Action::CancelFence(_)));
         for action in actions {
             match action {
-                Action::Start(key) | Action::Stop(key) if !self.groups.contains_key(key.as_str()) => {
+                Action::Start(key) | Action::Stop(key) if !self.groups.contains_key(&key) => {
                     error!("no group {key} in haresources");
                 }
                 Action::Start(key) => self.spawn_group_op(key, GroupOp::Start),

@@ -14,16 +14,14 @@ pub(super) fn status(node: &Node) -> String {
     let _ = writeln!(text, "local status: {}", cluster.status().as_str());
     let _ = writeln!(text, "standby: {}", cluster.standby().map_or("none".to_string(), |s| s.to_string()));
     for group in cluster.groups() {
-        let place = match cluster.local_group(group.key.as_str()) {
+        let place = match cluster.local_group(&group.key) {
             LocalGroup::Running => "running here".to_string(),
             LocalGroup::Starting => "starting here".to_string(),
             LocalGroup::Stopping => "stopping here".to_string(),
             LocalGroup::StopFailed => "STOP FAILED here".to_string(),
-            LocalGroup::Failed | LocalGroup::Stopped => match cluster.holder(group.key.as_str()) {
+            LocalGroup::Failed | LocalGroup::Stopped => match cluster.holder(&group.key) {
                 Some(holder) => format!("held by {holder}"),
-                None if cluster.local_group(group.key.as_str()) == LocalGroup::Failed => {
-                    "failed here, stopped".to_string()
-                }
+                None if cluster.local_group(&group.key) == LocalGroup::Failed => "failed here, stopped".to_string(),
                 None => "stopped".to_string(),
             },
         };

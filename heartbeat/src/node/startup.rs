@@ -279,7 +279,8 @@ struct Parts {
 /// The node as the event loop starts it.
 fn assemble(options: &Options, ha: HaConfig, keys: AuthKeys, resources: &HaResources, parts: Parts) -> Node {
     let Parts { history, runner, fencer, cluster, dropped, tx } = parts;
-    let groups: BTreeMap<String, ResourceGroup> = resources.groups.iter().map(|g| (g.key.clone(), g.clone())).collect();
+    let groups: BTreeMap<GroupKey, ResourceGroup> =
+        resources.groups.iter().map(|g| (GroupKey::from(&g.key), g.clone())).collect();
     Node {
         keepalive: ha.timing.keepalive,
         liveness: Liveness::new(ha.timing.deadtime, ha.timing.warntime),

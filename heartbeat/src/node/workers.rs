@@ -68,7 +68,7 @@ const FENCE_RETRY: Duration = Duration::from_secs(5);
 impl Node {
     /// Starts or stops group `key` on its own thread.
     pub(super) fn spawn_group_op(&self, key: GroupKey, op: GroupOp) {
-        let group = self.groups[key.as_str()].clone();
+        let group = self.groups[&key].clone();
         let runner = self.runner.clone();
         let tx = self.tx.clone();
         std::thread::spawn(move || {
@@ -97,13 +97,13 @@ impl Node {
     /// group at a time).
     pub(super) fn start_monitors(&mut self) {
         for info in self.cluster.groups().to_vec() {
-            if self.cluster.local_group(info.key.as_str()) != cluster::LocalGroup::Running
-                || self.monitoring.contains(info.key.as_str())
+            if self.cluster.local_group(&info.key) != cluster::LocalGroup::Running
+                || self.monitoring.contains(&info.key)
             {
                 continue;
             }
-            let Some(group) = self.groups.get(info.key.as_str()).cloned() else { continue };
-            self.monitoring.insert(info.key.to_string());
+            let Some(group) = self.groups.get(&info.key).cloned() else { continue };
+            self.monitoring.insert(info.key.clone());
             let runner = self.runner.clone();
             let tx = self.tx.clone();
             std::thread::spawn(move || {
@@ -111,7 +111,7 @@ impl Node {
                     Ok(GroupStatus::All) => GroupHealth::Running,
                     _ => GroupHealth::Died,
                 };
-                let _ = tx.send(Event::Monitored { group: group.key.clone(), health });
+                let _ = tx.send(Event::Monitored { group: GroupKey::from(&group.key), health });
             });
         }
     }
