@@ -9,6 +9,8 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::time::Duration;
 
+use super::names::GroupKey;
+
 /// A set of groups relative to a node (`hb_standby` / `hb_takeover` sets).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GroupSet {
@@ -98,7 +100,7 @@ pub struct Announcement {
     /// Its state.
     pub status: NodeStatus,
     /// Groups it runs or is starting/stopping.
-    pub holds: BTreeSet<String>,
+    pub holds: BTreeSet<GroupKey>,
     /// Ping nodes it currently reaches.
     pub ping: usize,
     /// Its standby set, if any.

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use super::announcement::{Announcement, GroupSet, NodeStatus};
 use super::message::Message;
+use super::names::GroupKey;
 
 /// A message between cluster nodes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,8 +75,8 @@ impl ClusterMessage {
     }
 }
 
-fn join(names: &std::collections::BTreeSet<String>) -> String {
-    names.iter().map(String::as_str).collect::<Vec<_>>().join(" ")
+fn join<T: AsRef<str>>(names: &std::collections::BTreeSet<T>) -> String {
+    names.iter().map(AsRef::as_ref).collect::<Vec<_>>().join(" ")
 }
 
 fn with_announcement(msg: Message, a: &Announcement) -> Message {
@@ -91,7 +92,7 @@ fn with_announcement(msg: Message, a: &Announcement) -> Message {
 /// The announcement in a status message; `None` when a field is malformed.
 fn parse_announcement(msg: &Message) -> Option<Announcement> {
     let status = NodeStatus::parse(msg.field("st")?)?;
-    let holds = msg.field("hold").unwrap_or("").split_whitespace().map(str::to_string).collect();
+    let holds = msg.field("hold").unwrap_or("").split_whitespace().map(GroupKey::from).collect();
     let ping = msg.field("ping").unwrap_or("0").parse().ok()?;
     let standby = match msg.field("sb").unwrap_or("none") {
         "none" => None,
@@ -112,7 +113,7 @@ mod tests {
     fn announcement() -> Announcement {
         Announcement {
             status: NodeStatus::Active,
-            holds: ["db".to_string(), "web".to_string()].into(),
+            holds: ["db".into(), "web".into()].into(),
             ping: 2,
             standby: Some(GroupSet::Foreign),
             watchdog: Duration::from_millis(10_200),

@@ -8,4 +8,5 @@ pub mod cluster_message;
 pub mod intake;
 pub mod liveness;
 pub mod message;
+pub mod names;
 pub mod replay;

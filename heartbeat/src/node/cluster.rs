@@ -50,6 +50,7 @@ use tracing::{error, info, warn};
 use crate::config::hacf::{AutoFailback, StonithDelay, FALLBACK_STONITH_DELAY};
 
 pub use crate::membership::announcement::{Announcement, GroupSet, NodeStatus};
+pub use crate::membership::names::GroupKey;
 
 /// Why a peer no longer holds anything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,9 +112,9 @@ impl LocalGroup {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     /// Start the group here.
-    Start(String),
+    Start(GroupKey),
     /// Stop the group here.
-    Stop(String),
+    Stop(GroupKey),
     /// Fence the node after the delay (unless it is back by then).
     Fence { node: String, after: Duration },
     /// Kill the fence agent running (or cancel the one scheduled) for the
@@ -158,7 +159,7 @@ pub enum Fencing {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupInfo {
     /// Group key.
-    pub key: String,
+    pub key: GroupKey,
     /// Home node.
     pub home: String,
 }
@@ -176,9 +177,9 @@ pub struct Cluster {
     ping: usize,
     standby: Option<GroupSet>,
     peers: BTreeMap<String, PeerState>,
-    local_groups: BTreeMap<String, LocalGroup>,
+    local_groups: BTreeMap<GroupKey, LocalGroup>,
     /// Last node seen holding each group (for "Resources being acquired from X").
-    last_holder: BTreeMap<String, String>,
+    last_holder: BTreeMap<GroupKey, String>,
     initial_done: bool,
     /// Peers lost without fencing that have the better claim: this node
     /// runs nothing while any of them may still run groups.
@@ -237,7 +238,7 @@ impl Cluster {
     }
 
     /// A group's state here.
-    pub fn local_group(&self, key: &str) -> LocalGroup {
+    pub fn local_group(&self, key: &GroupKey) -> LocalGroup {
         self.local_groups.get(key).copied().unwrap_or(LocalGroup::Stopped)
     }
 
@@ -281,7 +282,7 @@ impl Cluster {
     /// The node that holds `key` (here or as announced by a live peer).
     /// When several hold it (after a partition), the first in `node` order,
     /// so that every node picks the same one.
-    pub fn holder(&self, key: &str) -> Option<&str> {
+    pub fn holder(&self, key: &GroupKey) -> Option<&str> {
         self.nodes.iter().map(String::as_str).find(|n| {
             if *n == self.local {
                 self.local_group(key).is_held()
@@ -295,8 +296,8 @@ impl Cluster {
     /// node that has run for a while). At start-up the runtime does not
     /// adopt groups it finds running: it stops them before joining.
     #[cfg(test)]
-    pub(crate) fn adopt_running(&mut self, key: &str) {
-        self.local_groups.insert(key.to_string(), LocalGroup::Running);
+    pub(crate) fn adopt_running(&mut self, key: &GroupKey) {
+        self.local_groups.insert(key.clone(), LocalGroup::Running);
     }
 
     /// This node now takes part in resource decisions.
@@ -518,7 +519,7 @@ impl Cluster {
     }
 
     /// A start, stop or monitor of `key` finished.
-    pub fn on_group_done(&mut self, key: &str, result: GroupResult) -> Vec<Action> {
+    pub fn on_group_done(&mut self, key: &GroupKey, result: GroupResult) -> Vec<Action> {
         let new_state = match result {
             GroupResult::Started => LocalGroup::Running,
             GroupResult::StartFailed => LocalGroup::Failed,
@@ -528,7 +529,7 @@ impl Cluster {
                 LocalGroup::StopFailed
             }
         };
-        self.local_groups.insert(key.to_string(), new_state);
+        self.local_groups.insert(key.clone(), new_state);
         let mut actions = vec![Action::Announce];
         actions.extend(self.reconcile());
         if self.feeding_stopped && !self.local_groups.values().any(|s| s.is_held()) {
@@ -540,19 +541,19 @@ impl Cluster {
     }
 
     /// A monitor found a held group not (fully) running: start it again.
-    pub fn on_group_died(&mut self, key: &str) -> Vec<Action> {
+    pub fn on_group_died(&mut self, key: &GroupKey) -> Vec<Action> {
         if self.local_group(key) != LocalGroup::Running || self.status == NodeStatus::Leaving {
             return Vec::new();
         }
         error!("Resource group {key} is not running any more: restarting it");
-        self.local_groups.insert(key.to_string(), LocalGroup::Starting);
-        vec![Action::Start(key.to_string()), Action::Announce]
+        self.local_groups.insert(key.clone(), LocalGroup::Starting);
+        vec![Action::Start(key.clone()), Action::Announce]
     }
 
     /// Gives groups that failed here another chance when nobody runs them
     /// (call it now and then, e.g. every 30 s).
     pub fn retry_failed(&mut self) -> Vec<Action> {
-        let failed: Vec<String> = self
+        let failed: Vec<GroupKey> = self
             .local_groups
             .iter()
             .filter(|(k, s)| **s == LocalGroup::Failed && self.holder(k).is_none())
@@ -597,8 +598,8 @@ impl Cluster {
     }
 
     /// The node that should run `key` now, by the rules in the module doc.
-    pub fn desired_owner(&self, key: &str) -> Option<String> {
-        let group = self.groups.iter().find(|g| g.key == key)?;
+    pub fn desired_owner(&self, key: &GroupKey) -> Option<String> {
+        let group = self.groups.iter().find(|g| &g.key == key)?;
         let mut candidates: Vec<(&str, usize, Option<GroupSet>)> = Vec::new();
         for node in &self.nodes {
             if node == &self.local {
@@ -639,7 +640,7 @@ impl Cluster {
     /// Starts and stops what the rules ask for.
     fn reconcile(&mut self) -> Vec<Action> {
         let mut actions = Vec::new();
-        let keys: Vec<String> = self.groups.iter().map(|g| g.key.clone()).collect();
+        let keys: Vec<GroupKey> = self.groups.iter().map(|g| g.key.clone()).collect();
         for key in keys {
             let desired = self.desired_owner(&key);
             let mine = desired.as_deref() == Some(self.local.as_str());
@@ -668,14 +669,14 @@ impl Cluster {
     /// Safe to start `key` here: active, no dead peer unfenced, no live
     /// peer holding it, and no peer still settling (a peer that is up but
     /// not yet active may be the group's home and about to claim it).
-    fn may_start(&self, key: &str) -> bool {
+    fn may_start(&self, key: &GroupKey) -> bool {
         self.status == NodeStatus::Active
             && !self.any_unclean()
             && !self.peers.values().any(|p| holds(p, key))
             && !self.peers.values().any(|p| matches!(p, PeerState::Alive(a) if a.status == NodeStatus::Up))
     }
 
-    fn log_release_reason(&self, key: &str, desired: Option<&str>) {
+    fn log_release_reason(&self, key: &GroupKey, desired: Option<&str>) {
         if self.status == NodeStatus::Leaving {
             return;
         }
@@ -823,7 +824,7 @@ pub enum GroupResult {
 }
 
 /// Whether peer state `p` may be running `key`.
-fn holds(p: &PeerState, key: &str) -> bool {
+fn holds(p: &PeerState, key: &GroupKey) -> bool {
     match p {
         PeerState::Alive(a) => a.holds.contains(key),
         PeerState::Unclean { last } => last.as_ref().is_some_and(|a| a.holds.contains(key)),

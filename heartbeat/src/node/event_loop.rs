@@ -24,7 +24,7 @@ use crate::resources::ResourceRunner;
 use plumbing::process::Cancel;
 use stonith::Fencer;
 
-use super::cluster::{Action, CleanReason, Cluster, GroupResult, NodeStatus};
+use super::cluster::{Action, CleanReason, Cluster, GroupKey, GroupResult, NodeStatus};
 use super::fence_speed::FenceSpeed;
 use super::media::Media;
 use super::watchdog_link::WatchdogLink;
@@ -40,9 +40,9 @@ pub(super) enum Event {
     /// A valid control command.
     Control(control::Request),
     /// A start or stop of a group finished.
-    GroupDone(String, GroupResult),
+    GroupDone(GroupKey, GroupResult),
     /// A running group's status check finished.
-    Monitored { group: String, health: GroupHealth },
+    Monitored { group: GroupKey, health: GroupHealth },
     /// A fence-agent call finished.
     Agent(AgentReport),
     /// SIGTERM, SIGINT or SIGHUP: stop gracefully.
@@ -104,7 +104,7 @@ pub(super) struct Node {
     /// Runs resource scripts.
     pub(super) runner: ResourceRunner,
     /// haresources groups by key.
-    pub(super) groups: BTreeMap<String, ResourceGroup>,
+    pub(super) groups: BTreeMap<GroupKey, ResourceGroup>,
     /// The fence agent for peers (`None`: no STONITH device).
     pub(super) fencer: Option<Fencer>,
     /// Fence agents running, by victim: cancelled when the reason is gone.
@@ -115,7 +115,7 @@ pub(super) struct Node {
     /// a check is running).
     pub(super) next_device_check: Option<Instant>,
     /// Groups whose status check is running.
-    pub(super) monitoring: BTreeSet<String>,
+    pub(super) monitoring: BTreeSet<GroupKey>,
     /// When running groups are checked next (`monitor_interval`).
     pub(super) next_monitor: Instant,
     /// Deferred work, by due time.

@@ -22,7 +22,7 @@ use crate::membership::replay::{bump_generation, PeerGenerations, ReplayGuard, P
 use crate::resources::{GroupStatus, HaPaths, ResourceRunner};
 use stonith::Fencer;
 
-use super::cluster::{Cluster, Fencing, GroupInfo};
+use super::cluster::{Cluster, Fencing, GroupInfo, GroupKey};
 use super::control::{self, ControlCommand};
 use super::event_loop::{Event, Feeding, Node};
 use super::fence_speed::FenceSpeed;
@@ -261,7 +261,8 @@ fn new_cluster(
     if !has_fencer {
         warn!("No STONITH device configured.");
     }
-    let group_info = resources.groups.iter().map(|g| GroupInfo { key: g.key.clone(), home: g.home.clone() }).collect();
+    let group_info =
+        resources.groups.iter().map(|g| GroupInfo { key: GroupKey::from(&g.key), home: g.home.clone() }).collect();
     Cluster::new(&options.node, &ha.nodes, group_info, ha.auto_failback, fencing, watchdog_timeout)
 }
 
@@ -278,7 +279,8 @@ struct Parts {
 /// The node as the event loop starts it.
 fn assemble(options: &Options, ha: HaConfig, keys: AuthKeys, resources: &HaResources, parts: Parts) -> Node {
     let Parts { history, runner, fencer, cluster, dropped, tx } = parts;
-    let groups: BTreeMap<String, ResourceGroup> = resources.groups.iter().map(|g| (g.key.clone(), g.clone())).collect();
+    let groups: BTreeMap<GroupKey, ResourceGroup> =
+        resources.groups.iter().map(|g| (GroupKey::from(&g.key), g.clone())).collect();
     Node {
         keepalive: ha.timing.keepalive,
         liveness: Liveness::new(ha.timing.deadtime, ha.timing.warntime),

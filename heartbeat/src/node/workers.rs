@@ -11,7 +11,7 @@ use crate::resources::GroupStatus;
 use plumbing::process::{Cancel, RunError as AgentRunError};
 use stonith::{FenceError, Power};
 
-use super::cluster::{self, Action, CleanReason, GroupResult};
+use super::cluster::{self, Action, CleanReason, GroupKey, GroupResult};
 use super::event_loop::{Event, Node, Timer};
 
 /// A finished fence-agent call.
@@ -67,7 +67,7 @@ const FENCE_RETRY: Duration = Duration::from_secs(5);
 
 impl Node {
     /// Starts or stops group `key` on its own thread.
-    pub(super) fn spawn_group_op(&self, key: String, op: GroupOp) {
+    pub(super) fn spawn_group_op(&self, key: GroupKey, op: GroupOp) {
         let group = self.groups[&key].clone();
         let runner = self.runner.clone();
         let tx = self.tx.clone();
@@ -111,7 +111,7 @@ impl Node {
                     Ok(GroupStatus::All) => GroupHealth::Running,
                     _ => GroupHealth::Died,
                 };
-                let _ = tx.send(Event::Monitored { group: group.key.clone(), health });
+                let _ = tx.send(Event::Monitored { group: GroupKey::from(&group.key), health });
             });
         }
     }

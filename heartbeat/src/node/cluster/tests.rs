@@ -20,7 +20,7 @@ fn cluster(local: &str, failback: AutoFailback, fencing: Fencing) -> Cluster {
 fn announce(status: NodeStatus, holds: &[&str], ping: usize) -> Announcement {
     Announcement {
         status,
-        holds: holds.iter().map(|s| s.to_string()).collect(),
+        holds: holds.iter().copied().map(GroupKey::from).collect(),
         ping,
         standby: None,
         watchdog: Duration::ZERO,
@@ -30,11 +30,11 @@ fn announce(status: NodeStatus, holds: &[&str], ping: usize) -> Announcement {
 }
 
 fn starts(actions: &[Action]) -> Vec<String> {
-    actions.iter().filter_map(|a| if let Action::Start(k) = a { Some(k.clone()) } else { None }).collect()
+    actions.iter().filter_map(|a| if let Action::Start(k) = a { Some(k.to_string()) } else { None }).collect()
 }
 
 fn stops(actions: &[Action]) -> Vec<String> {
-    actions.iter().filter_map(|a| if let Action::Stop(k) = a { Some(k.clone()) } else { None }).collect()
+    actions.iter().filter_map(|a| if let Action::Stop(k) = a { Some(k.to_string()) } else { None }).collect()
 }
 
 fn fences(actions: &[Action]) -> Vec<(String, Duration)> {
@@ -49,7 +49,7 @@ fn settled_alpha(failback: AutoFailback, fencing: Fencing) -> Cluster {
     let mut c = cluster("alpha", failback, fencing);
     c.on_announcement("bravo", announce(NodeStatus::Active, &[], 0));
     assert_eq!(starts(&c.become_active()), ["web"]);
-    c.on_group_done("web", GroupResult::Started);
+    c.on_group_done(&GroupKey::from("web"), GroupResult::Started);
     c.on_announcement("bravo", announce(NodeStatus::Active, &["db"], 0));
     c
 }
@@ -57,9 +57,9 @@ fn settled_alpha(failback: AutoFailback, fencing: Fencing) -> Cluster {
 #[test]
 fn cold_start_each_node_starts_only_its_home_group() {
     let c = settled_alpha(AutoFailback::On, AGENT);
-    assert_eq!(c.local_group("web"), LocalGroup::Running);
-    assert_eq!(c.local_group("db"), LocalGroup::Stopped);
-    assert_eq!(c.holder("db"), Some("bravo"));
+    assert_eq!(c.local_group(&GroupKey::from("web")), LocalGroup::Running);
+    assert_eq!(c.local_group(&GroupKey::from("db")), LocalGroup::Stopped);
+    assert_eq!(c.holder(&GroupKey::from("db")), Some("bravo"));
 }
 
 #[test]
@@ -108,7 +108,7 @@ fn in_a_partition_the_node_without_resources_waits_before_fencing() {
     let mut holder = cluster("alpha", AutoFailback::On, AGENT);
     holder.on_announcement("bravo", announce(NodeStatus::Active, &[], 0));
     holder.become_active();
-    holder.on_group_done("web", GroupResult::Started);
+    holder.on_group_done(&GroupKey::from("web"), GroupResult::Started);
     assert_eq!(fences(&holder.on_node_dead("bravo")), [("bravo".to_string(), Duration::ZERO)]);
 }
 
@@ -118,7 +118,7 @@ fn partition_heal_cancels_fencing() {
     c.on_node_dead("bravo");
     c.on_announcement("bravo", announce(NodeStatus::Active, &["db"], 0));
     assert!(!c.needs_fencing("bravo"));
-    assert_eq!(c.holder("db"), Some("bravo"));
+    assert_eq!(c.holder(&GroupKey::from("db")), Some("bravo"));
 }
 
 #[test]
@@ -133,7 +133,7 @@ fn auto_failback_on_returns_a_group_home_only_after_the_holder_released_it() {
     let mut b = cluster("bravo", AutoFailback::On, AGENT);
     b.on_announcement("alpha", announce(NodeStatus::Active, &[], 0));
     b.become_active();
-    b.adopt_running("web");
+    b.adopt_running(&GroupKey::from("web"));
     let actions = b.on_announcement("alpha", announce(NodeStatus::Active, &[], 0));
     assert_eq!(stops(&actions), ["web"]);
 }
@@ -143,10 +143,10 @@ fn auto_failback_off_leaves_a_group_where_it_runs() {
     let mut b = cluster("bravo", AutoFailback::Off, AGENT);
     b.on_announcement("alpha", announce(NodeStatus::Active, &[], 0));
     b.become_active();
-    b.adopt_running("web");
+    b.adopt_running(&GroupKey::from("web"));
     let actions = b.on_announcement("alpha", announce(NodeStatus::Active, &[], 0));
     assert!(stops(&actions).is_empty(), "{actions:?}");
-    assert_eq!(b.desired_owner("web").as_deref(), Some("bravo"));
+    assert_eq!(b.desired_owner(&GroupKey::from("web")).as_deref(), Some("bravo"));
 }
 
 #[test]
@@ -154,19 +154,19 @@ fn the_node_seeing_fewer_ping_nodes_gives_up_its_groups() {
     let mut c = settled_alpha(AutoFailback::On, AGENT);
     c.set_ping_count(1);
     c.on_announcement("bravo", announce(NodeStatus::Active, &["db"], 1));
-    assert_eq!(c.local_group("web"), LocalGroup::Running);
+    assert_eq!(c.local_group(&GroupKey::from("web")), LocalGroup::Running);
     let actions = c.set_ping_count(0);
     assert_eq!(stops(&actions), ["web"]);
-    assert_eq!(c.desired_owner("web").as_deref(), Some("bravo"));
+    assert_eq!(c.desired_owner(&GroupKey::from("web")).as_deref(), Some("bravo"));
 }
 
 #[test]
 fn standby_moves_groups_away_while_another_node_can_run_them() {
     let mut c = settled_alpha(AutoFailback::On, AGENT);
     assert_eq!(stops(&c.go_standby(GroupSet::All)), ["web"]);
-    assert_eq!(c.desired_owner("web").as_deref(), Some("bravo"));
+    assert_eq!(c.desired_owner(&GroupKey::from("web")).as_deref(), Some("bravo"));
     // without a peer, standby does not leave groups unowned
-    c.on_group_done("web", GroupResult::Stopped);
+    c.on_group_done(&GroupKey::from("web"), GroupResult::Stopped);
     c.on_announcement("bravo", announce(NodeStatus::Leaving, &["db", "web"], 0));
     let actions = c.on_shutdown_notice("bravo");
     assert_eq!(starts(&actions), ["web", "db"]);
@@ -178,8 +178,8 @@ fn without_fencing_or_watchdog_a_dead_peer_is_never_taken_over() {
     let actions = c.on_node_dead("bravo");
     assert!(actions.is_empty(), "{actions:?}");
     assert!(c.needs_fencing("bravo"));
-    assert_eq!(c.desired_owner("db").as_deref(), Some("alpha"));
-    assert_eq!(c.local_group("db"), LocalGroup::Stopped);
+    assert_eq!(c.desired_owner(&GroupKey::from("db")).as_deref(), Some("alpha"));
+    assert_eq!(c.local_group(&GroupKey::from("db")), LocalGroup::Stopped);
 }
 
 #[test]
@@ -205,9 +205,9 @@ fn a_group_that_failed_here_goes_to_the_peer_and_is_retried_only_when_nobody_run
     let mut c = cluster("alpha", AutoFailback::On, AGENT);
     c.on_announcement("bravo", announce(NodeStatus::Active, &[], 0));
     c.become_active();
-    let actions = c.on_group_done("web", GroupResult::StartFailed);
+    let actions = c.on_group_done(&GroupKey::from("web"), GroupResult::StartFailed);
     assert!(starts(&actions).is_empty());
-    assert_eq!(c.desired_owner("web").as_deref(), Some("bravo"));
+    assert_eq!(c.desired_owner(&GroupKey::from("web")).as_deref(), Some("bravo"));
     c.on_announcement("bravo", announce(NodeStatus::Active, &["web"], 0));
     assert!(c.retry_failed().is_empty());
     c.on_announcement("bravo", announce(NodeStatus::Active, &[], 0));
@@ -222,8 +222,8 @@ fn a_peer_never_heard_by_initdead_is_fenced_first() {
     assert!(starts(&actions).is_empty());
     assert_eq!(starts(&c.on_node_safe("bravo", CleanReason::Fenced)), ["web", "db"]);
     assert_eq!(c.take_initial_completion(), None);
-    c.on_group_done("web", GroupResult::Started);
-    c.on_group_done("db", GroupResult::Started);
+    c.on_group_done(&GroupKey::from("web"), GroupResult::Started);
+    c.on_group_done(&GroupKey::from("db"), GroupResult::Started);
     assert_eq!(c.take_initial_completion(), Some("mach_down"));
 }
 
@@ -232,7 +232,7 @@ fn shutdown_releases_everything_then_completes() {
     let mut c = settled_alpha(AutoFailback::On, AGENT);
     assert_eq!(stops(&c.begin_shutdown()), ["web"]);
     assert!(!c.shutdown_complete());
-    c.on_group_done("web", GroupResult::Stopped);
+    c.on_group_done(&GroupKey::from("web"), GroupResult::Stopped);
     assert!(c.shutdown_complete());
     assert_eq!(c.announcement().holds.len(), 0);
 }
@@ -248,7 +248,7 @@ fn a_dead_peer_that_restarted_needs_no_fencing_any_more() {
     assert!(starts(&actions).is_empty(), "{actions:?}");
     let actions = c.on_announcement("bravo", announce(NodeStatus::Active, &[], 0));
     assert!(starts(&actions).is_empty(), "db is bravo's again: {actions:?}");
-    assert_eq!(c.desired_owner("db").as_deref(), Some("bravo"));
+    assert_eq!(c.desired_owner(&GroupKey::from("db")).as_deref(), Some("bravo"));
 }
 
 // Watchdog-only operation (no stonith_host): in a partition the node with
@@ -269,7 +269,7 @@ fn watchdog_pair(local: &str, mine: &[&str], theirs: &[&str], wd: Duration, peer
     c.on_announcement(peer, with_watchdog(announce(NodeStatus::Active, theirs, 0), peer_wd));
     c.become_active();
     for key in mine {
-        c.adopt_running(key);
+        c.adopt_running(&GroupKey::from(*key));
     }
     c.on_announcement(peer, with_watchdog(announce(NodeStatus::Active, theirs, 0), peer_wd));
     c
@@ -292,13 +292,13 @@ const WD: Duration = Duration::from_secs(3);
 fn without_stonith_the_weaker_node_releases_its_groups_and_stops_feeding_when_it_loses_the_peer() {
     // bravo holds db, alpha web: equal counts, alpha is first in `node` order.
     let mut bravo = watchdog_pair("bravo", &["db"], &["web"], WD, WD);
-    assert_eq!(bravo.local_group("db"), LocalGroup::Running);
+    assert_eq!(bravo.local_group(&GroupKey::from("db")), LocalGroup::Running);
     let actions = bravo.on_node_dead("alpha");
     assert!(stops_feeding(&actions), "the weaker side must stop feeding its watchdog at once: {actions:?}");
     assert_eq!(stops(&actions), ["db"], "and release its groups: {actions:?}");
     assert!(awaits(&actions).is_empty(), "alpha does not reset itself, so its watchdog proves nothing: {actions:?}");
     // Released in time: the node stays up, passive, and feeds again.
-    let actions = bravo.on_group_done("db", GroupResult::Stopped);
+    let actions = bravo.on_group_done(&GroupKey::from("db"), GroupResult::Stopped);
     assert!(actions.contains(&Action::ResumeFeeding), "{actions:?}");
     assert!(starts(&actions).is_empty(), "{actions:?}");
     assert_eq!(bravo.announcement().holds.len(), 0);
@@ -309,7 +309,7 @@ fn without_stonith_the_weaker_node_releases_its_groups_and_stops_feeding_when_it
 fn without_stonith_a_weaker_node_whose_stop_fails_is_left_to_its_watchdog() {
     let mut bravo = watchdog_pair("bravo", &["db"], &["web"], WD, WD);
     bravo.on_node_dead("alpha");
-    let actions = bravo.on_group_done("db", GroupResult::StopFailed);
+    let actions = bravo.on_group_done(&GroupKey::from("db"), GroupResult::StopFailed);
     assert!(!actions.contains(&Action::ResumeFeeding), "db may still run here: the reset must come: {actions:?}");
 }
 
@@ -321,7 +321,7 @@ fn without_stonith_the_stronger_node_keeps_its_groups_and_takes_over_only_after_
     assert_eq!(awaits(&actions), [("bravo".to_string(), WD + Duration::from_secs(1))]);
     assert!(starts(&actions).is_empty(), "db only after bravo's watchdog: {actions:?}");
     assert_eq!(starts(&alpha.on_node_safe("bravo", CleanReason::WatchdogExpired)), ["db"]);
-    assert_eq!(alpha.local_group("web"), LocalGroup::Running);
+    assert_eq!(alpha.local_group(&GroupKey::from("web")), LocalGroup::Running);
 }
 
 #[test]
@@ -350,13 +350,13 @@ fn without_stonith_the_weaker_node_never_takes_over_from_the_stronger_one() {
     let actions = bravo.on_node_dead("alpha");
     assert!(awaits(&actions).is_empty(), "alpha keeps feeding if it is only cut off: {actions:?}");
     assert!(bravo.needs_fencing("alpha"));
-    assert_eq!(bravo.desired_owner("web"), None);
+    assert_eq!(bravo.desired_owner(&GroupKey::from("web")), None);
     // A restart of bravo does not change that: alpha, never heard, is not taken over.
     let mut restarted = Cluster::new("bravo", &nodes(), groups(), AutoFailback::On, NO_STONITH, WD);
     let actions = restarted.become_active();
     assert!(starts(&actions).is_empty() && !stops_feeding(&actions), "{actions:?}");
     // When alpha is heard again, bravo's home group comes back to it.
-    bravo.on_group_done("db", GroupResult::Stopped);
+    bravo.on_group_done(&GroupKey::from("db"), GroupResult::Stopped);
     let actions = bravo.on_announcement("alpha", with_watchdog(announce(NodeStatus::Active, &["web"], 0), WD));
     assert_eq!(starts(&actions), ["db"], "{actions:?}");
 }
@@ -395,7 +395,11 @@ fn without_stonith_both_sides_of_a_partition_agree_on_which_one_gives_up() {
         for key in loser_held {
             if loser_node.local_group(key) == LocalGroup::Starting {
                 // A start in progress is stopped as soon as it completes.
-                assert_eq!(stops(&loser_node.on_group_done(key, GroupResult::Started)), vec![key.clone()], "{case}");
+                assert_eq!(
+                    stops(&loser_node.on_group_done(key, GroupResult::Started)),
+                    vec![key.to_string()],
+                    "{case}"
+                );
             }
             assert_eq!(loser_node.local_group(key), LocalGroup::Stopping, "{key}: {case}");
         }
@@ -408,7 +412,7 @@ fn without_stonith_a_weaker_node_without_watchdog_keeps_its_groups() {
     let mut bravo = watchdog_pair("bravo", &["db"], &["web"], Duration::ZERO, WD);
     let actions = bravo.on_node_dead("alpha");
     assert!(actions.is_empty(), "{actions:?}");
-    assert_eq!(bravo.local_group("db"), LocalGroup::Running);
+    assert_eq!(bravo.local_group(&GroupKey::from("db")), LocalGroup::Running);
     let mut alpha = watchdog_pair("alpha", &["web"], &["db"], WD, Duration::ZERO);
     let actions = alpha.on_node_dead("bravo");
     assert!(actions.is_empty(), "{actions:?}");
@@ -429,7 +433,7 @@ fn without_stonith_the_weaker_node_gives_up_when_a_stronger_peer_it_still_hears_
     assert!(stops_feeding(&actions), "alpha takes db over after bravo's watchdog time: {actions:?}");
     assert_eq!(stops(&actions), ["db"], "{actions:?}");
     assert!(bravo.on_announcement("alpha", from_alpha.clone()).is_empty(), "once is enough");
-    let actions = bravo.on_group_done("db", GroupResult::Stopped);
+    let actions = bravo.on_group_done(&GroupKey::from("db"), GroupResult::Stopped);
     assert!(actions.contains(&Action::ResumeFeeding) && starts(&actions).is_empty(), "{actions:?}");
     assert!(bravo.on_announcement("alpha", from_alpha).is_empty(), "db stays away while alpha may take it");
     // alpha hears bravo again (and took nothing yet): db comes home.
@@ -459,7 +463,7 @@ fn without_a_watchdog_a_node_declared_dead_by_a_peer_it_hears_keeps_its_groups()
     let mut bravo = watchdog_pair("bravo", &["db"], &["web"], Duration::ZERO, WD);
     let from_alpha = declaring_dead(with_watchdog(announce(NodeStatus::Active, &["web"], 0), WD), "bravo");
     assert!(bravo.on_announcement("alpha", from_alpha).is_empty());
-    assert_eq!(bravo.local_group("db"), LocalGroup::Running);
+    assert_eq!(bravo.local_group(&GroupKey::from("db")), LocalGroup::Running);
 }
 
 // Fencing races, stale fences and the power state (issue 11).
@@ -508,8 +512,8 @@ fn the_holder_fences_at_once_without_asking_the_power_state() {
     holder.on_announcement("bravo", announce(NodeStatus::Active, &[], 1));
     holder.set_ping_count(1);
     holder.become_active();
-    holder.on_group_done("web", GroupResult::Started);
-    holder.on_group_done("db", GroupResult::Started);
+    holder.on_group_done(&GroupKey::from("web"), GroupResult::Started);
+    holder.on_group_done(&GroupKey::from("db"), GroupResult::Started);
     holder.on_announcement("bravo", with_fence_time(announce(NodeStatus::Active, &[], 1), ms(300)));
     let actions = holder.on_node_dead("bravo");
     assert_eq!(fences(&actions), [("bravo".to_string(), Duration::ZERO)]);
@@ -523,8 +527,8 @@ fn both_sides_of_a_split_agree_that_the_holder_fences_first() {
     holder.on_announcement("bravo", announce(NodeStatus::Active, &[], 1));
     holder.set_ping_count(1);
     holder.become_active();
-    holder.on_group_done("web", GroupResult::Started);
-    holder.on_group_done("db", GroupResult::Started);
+    holder.on_group_done(&GroupKey::from("web"), GroupResult::Started);
+    holder.on_group_done(&GroupKey::from("db"), GroupResult::Started);
     holder.set_fence_time(ms(300));
     let mut passive = passive_bravo(AUTO, holder.announcement().fence_time);
     passive.set_ping_count(1);
