@@ -188,6 +188,10 @@ pub async fn serve(
         }
     };
     let dispatcher = Dispatcher::new(backend.clone(), permission_map(&config.groups), DispatchLimits::default());
+    // Before saying ready: a SIGTERM right after READY=1 must stop us gracefully.
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut hup = signal(SignalKind::hangup())?;
     tracing::info!(
         "fence_virtd {} ready: listener {}, backend {}, {} group(s)",
         env!("CARGO_PKG_VERSION"),
@@ -214,9 +218,6 @@ pub async fn serve(
         })
     });
 
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    let mut hup = signal(SignalKind::hangup())?;
     let mut current = config;
     loop {
         tokio::select! {

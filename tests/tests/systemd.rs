@@ -1,5 +1,6 @@
 //! Running under systemd: the units in `packaging/systemd/` pass
-//! `systemd-analyze verify`, and the daemons speak the notify protocol —
+//! `systemd-analyze verify`, and fence_virtd and heartbeat speak the notify
+//! protocol —
 //! READY=1 once they really serve, WATCHDOG=1 keep-alives when the unit
 //! sets WatchdogSec=, STOPPING=1 on SIGTERM — to a NOTIFY_SOCKET the test
 //! binds (no systemd needed to run the daemons).
@@ -98,4 +99,41 @@ fn fence_virtd_says_ready_once_it_serves_keeps_alive_and_says_stopping() {
         daemon.log()
     );
     assert!(daemon.wait_exit(Duration::from_secs(10)).is_some_and(|s| s.success()), "{}", daemon.log());
+}
+
+#[test]
+fn heartbeat_says_ready_once_active_keeps_alive_and_says_stopping() {
+    if tests::skip_unless_capable(&[]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (node_ns, _peer) = tests::heartbeat_node::link();
+    let conf = tests::heartbeat_node::write_config(dir.path(), "auth 1\n1 sha1 systemd-test\n", "");
+    let run = dir.path().join("run");
+    let notify_path = dir.path().join("notify");
+    let socket = UnixDatagram::bind(&notify_path).unwrap();
+    let node_cmd = tests::heartbeat_node::node_command(&node_ns, &conf, &run);
+    // As systemd would start it: WATCHDOG_PID is the service's own pid.
+    let mut cmd = node_ns.command("sh");
+    cmd.args(["-c", "WATCHDOG_PID=$$ exec \"$0\" \"$@\""]).arg(node_cmd.get_program()).args(node_cmd.get_args());
+    cmd.env("NOTIFY_SOCKET", &notify_path).env("WATCHDOG_USEC", "1000000");
+    let mut node = Guard::spawn(cmd, &dir.path().join("alpha.log"));
+
+    let ready = await_notification(&socket, "READY=1", Duration::from_secs(10));
+    let ready = ready.unwrap_or_else(|| panic!("no READY=1 from heartbeat: {}", node.log()));
+    assert!(ready.contains("STATUS=active as alpha in a cluster of 2 nodes"), "{ready}");
+    let (_, status) = tests::heartbeat_node::control(&run, &["status"]);
+    assert!(status.contains("local status: active"), "READY=1 before the node was active: {status}");
+    assert!(
+        await_notification(&socket, "WATCHDOG=1", Duration::from_secs(3)).is_some(),
+        "no WATCHDOG=1 within 3 s: {}",
+        node.log()
+    );
+    node.signal(nix::sys::signal::Signal::SIGTERM);
+    assert!(
+        await_notification(&socket, "STOPPING=1", Duration::from_secs(5)).is_some(),
+        "no STOPPING=1 on SIGTERM: {}",
+        node.log()
+    );
+    assert!(node.wait_exit(Duration::from_secs(10)).is_some_and(|s| s.success()), "{}", node.log());
 }

@@ -141,6 +141,9 @@ impl Node {
         mut watchdog: Option<&mut WatchdogLink>,
     ) {
         let mut next_tick = Instant::now();
+        // systemd's WatchdogSec= watches this loop (it also sends the heartbeats).
+        let keep_alive_every = plumbing::service_manager::keep_alive_interval();
+        let mut next_keep_alive = Instant::now();
         let mut next_retry = Instant::now() + FAILED_RETRY;
         loop {
             let now = Instant::now();
@@ -167,6 +170,10 @@ impl Node {
             }
             if now >= next_tick {
                 next_tick = (next_tick + self.keepalive).max(now);
+                if let Some(every) = keep_alive_every.filter(|_| now >= next_keep_alive) {
+                    plumbing::service_manager::keep_alive();
+                    next_keep_alive = now + every;
+                }
                 if let Some(p) = pinger.as_deref_mut() {
                     p.send_round();
                 }
@@ -222,6 +229,12 @@ impl Node {
             if settled && (self.cluster.all_peers_heard() || waited >= self.ha.timing.initdead) {
                 actions.extend(self.cluster.become_active());
                 self.check_fence_device(DeviceCheck::First);
+                // systemd (Type=notify): the node takes part in the cluster now.
+                plumbing::service_manager::ready(&format!(
+                    "active as {} in a cluster of {} nodes",
+                    self.options.node,
+                    self.ha.nodes.len()
+                ));
             }
         }
         if self.next_device_check.is_some_and(|t| now >= t) && !self.shutting_down {
@@ -299,6 +312,7 @@ impl Node {
             return Vec::new();
         }
         self.shutting_down = true;
+        plumbing::service_manager::stopping();
         info!("Heartbeat shutdown in progress. ({})", std::process::id());
         info!("Giving up all HA resources.");
         self.cluster.begin_shutdown()
