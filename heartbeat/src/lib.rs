@@ -12,6 +12,7 @@
 //! Fence agents are run by the `stonith` crate; ha.cf's `stonith_*`
 //! directives are parsed here ([`config::hacf`]).
 
+pub mod cli;
 pub mod config;
 pub mod membership;
 pub mod node;

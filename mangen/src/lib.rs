@@ -1,7 +1,7 @@
 //! The programs' man pages, generated from what defines their command
 //! lines, so a page can never disagree with `--help`:
 //!
-//! * `fence_virtd(8)`, `fence-watchdog(8)`, `fence_virt_key(8)` from their
+//! * `fence_virtd(8)`, `fence-watchdog(8)`, `fence_virt_key(8)`, `heartbeat(8)` from their
 //!   clap definitions (`clap_mangen`);
 //! * `fence_xvm(8)` and `fence_virt(8)` from the agent's parameter table
 //!   (`fence_client::params`), which also drives their option parser and
@@ -22,6 +22,7 @@ pub fn pages() -> Vec<(String, Command)> {
         ("fence_virtd.8".into(), fence_daemon::cli::Cli::command()),
         ("fence-watchdog.8".into(), watchdog::cli::Cli::command()),
         ("fence_virt_key.8".into(), keys::cli::Cli::command()),
+        ("heartbeat.8".into(), heartbeat::cli::Cli::command()),
         ("fence_xvm.8".into(), agent_command(Personality::Xvm, "fence_xvm")),
         ("fence_virt.8".into(), agent_command(Personality::Virt, "fence_virt")),
     ]
@@ -87,7 +88,7 @@ mod tests {
     fn every_page_renders_without_a_groff_warning_and_lists_its_options() {
         let dir = tempfile::tempdir().unwrap();
         let written = write_all(dir.path()).unwrap();
-        assert_eq!(written.len(), 5);
+        assert_eq!(written.len(), 6);
         for path in &written {
             let out = Process::new("groff").args(["-man", "-Tutf8", "-ww"]).arg(path).output();
             let Ok(out) = out else {
