@@ -185,8 +185,7 @@ impl Node {
             AgentReport::Power { node, power, took } => {
                 let mut actions = Vec::new();
                 if power.is_some() {
-                    self.fence_speed.record_query(took);
-                    actions.extend(self.cluster.set_fence_time(self.fence_speed.estimate()));
+                    actions.extend(self.device_answered_in(took));
                 }
                 match power {
                     Some(Power::Off) => actions.extend(self.cluster.on_power_off(&node)),
@@ -200,18 +199,24 @@ impl Node {
             AgentReport::DeviceCheck { answered_in } => {
                 self.next_device_check = Some(Instant::now() + self.fence_speed.next_check_in());
                 let Some(took) = answered_in else { return Vec::new() };
-                self.fence_speed.record_query(took);
-                let estimate = self.fence_speed.estimate();
-                if estimate == self.cluster.announcement().fence_time {
-                    return Vec::new();
-                }
-                info!(
-                    "STONITH device answered in {} ms: announcing a fence time of {} ms",
-                    took.as_millis(),
-                    estimate.as_millis()
-                );
-                self.cluster.set_fence_time(estimate)
+                self.device_answered_in(took)
             }
         }
+    }
+
+    /// A device query (monitor or status) answered in `took`: the fence
+    /// time to announce follows it (logged when it changes).
+    fn device_answered_in(&mut self, took: Duration) -> Vec<Action> {
+        self.fence_speed.record_query(took);
+        let estimate = self.fence_speed.estimate();
+        let actions = self.cluster.set_fence_time(estimate);
+        if !actions.is_empty() {
+            info!(
+                "STONITH device answered in {} ms: announcing a fence time of {} ms",
+                took.as_millis(),
+                estimate.as_millis()
+            );
+        }
+        actions
     }
 }
