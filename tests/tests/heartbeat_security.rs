@@ -226,13 +226,20 @@ fn run_directory_open_to_others_is_refused() {
     assert_eq!(mode, 0o700, "{}", node.log());
 }
 
-/// Starts the node with `planted` (in the run directory) a symlink to a
-/// file of the operator's; the start must be refused naming the link and
-/// the file must be untouched.
-fn symlink_is_refused(planted: &str) {
-    if skip_unless_capable(&[]) {
-        return;
-    }
+/// A node's configuration and run directory (mode 0700) with a symbolic
+/// link planted in it, pointing at a file of the operator's (`victim`,
+/// holding "precious").
+struct Planted {
+    dir: tempfile::TempDir,
+    node_ns: tests::Netns,
+    _peer: tests::Netns,
+    conf: std::path::PathBuf,
+    run: std::path::PathBuf,
+    victim: std::path::PathBuf,
+}
+
+/// Plants a link named `name` in a fresh run directory (see [`Planted`]).
+fn plant_symlink(name: &str) -> Planted {
     let dir = tempfile::tempdir().unwrap();
     let (node_ns, _peer) = link();
     let conf = write_config(dir.path(), KEYS, "");
@@ -240,7 +247,18 @@ fn symlink_is_refused(planted: &str) {
     create_run_dir(&run, 0o700);
     let victim = dir.path().join("precious");
     std::fs::write(&victim, "precious\n").unwrap();
-    std::os::unix::fs::symlink(&victim, run.join(planted)).unwrap();
+    std::os::unix::fs::symlink(&victim, run.join(name)).unwrap();
+    Planted { dir, node_ns, _peer, conf, run, victim }
+}
+
+/// Starts the node with `planted` (in the run directory) a symlink to a
+/// file of the operator's; the start must be refused naming the link and
+/// the file must be untouched.
+fn symlink_is_refused(planted: &str) {
+    if skip_unless_capable(&[]) {
+        return;
+    }
+    let Planted { dir, node_ns, _peer, conf, run, victim } = plant_symlink(planted);
     let started = Instant::now();
     let (status, log) = start_refused(&node_ns, &conf, &run, &dir.path().join("alpha.log"));
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n", "the link was followed:\n{log}");
@@ -262,15 +280,8 @@ fn symlink_planted_as_the_old_generation_temporary_is_left_alone() {
     if skip_unless_capable(&[]) {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let (node_ns, _peer) = link();
-    let conf = write_config(dir.path(), KEYS, "");
-    let run = dir.path().join("run");
-    create_run_dir(&run, 0o700);
-    let victim = dir.path().join("precious");
-    std::fs::write(&victim, "precious\n").unwrap();
+    let Planted { dir, node_ns, _peer, conf, run, victim } = plant_symlink("hb_generation.tmp");
     let planted = run.join("hb_generation.tmp");
-    std::os::unix::fs::symlink(&victim, &planted).unwrap();
     let node = start_node(&node_ns, &conf, &run, &dir.path().join("alpha.log"));
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n", "the link was followed:\n{}", node.log());
     assert_eq!(std::fs::read_link(&planted).unwrap(), victim, "the planted link was touched");

@@ -60,6 +60,23 @@ fn await_notification(socket: &UnixDatagram, wanted: &str, limit: Duration) -> O
     None
 }
 
+/// With WatchdogSec=1s (a keep-alive every half of it) the service sends
+/// WATCHDOG=1 within 3 s; on SIGTERM it says STOPPING=1 and exits 0.
+fn keeps_alive_then_stops_on_sigterm(socket: &UnixDatagram, service: &mut Guard) {
+    assert!(
+        await_notification(socket, "WATCHDOG=1", Duration::from_secs(3)).is_some(),
+        "no WATCHDOG=1 within 3 s: {}",
+        service.log()
+    );
+    service.signal(nix::sys::signal::Signal::SIGTERM);
+    assert!(
+        await_notification(socket, "STOPPING=1", Duration::from_secs(5)).is_some(),
+        "no STOPPING=1 on SIGTERM: {}",
+        service.log()
+    );
+    assert!(service.wait_exit(Duration::from_secs(10)).is_some_and(|s| s.success()), "{}", service.log());
+}
+
 #[test]
 fn fence_virtd_says_ready_once_it_serves_keeps_alive_and_says_stopping() {
     if tests::skip_unless_capable(&[]) {
@@ -86,19 +103,7 @@ fn fence_virtd_says_ready_once_it_serves_keeps_alive_and_says_stopping() {
     // Ready means serving: the port takes connections at once.
     let connected = ns.enter(|| std::net::TcpStream::connect(("127.0.0.1", 1230)).is_ok());
     assert!(connected, "READY=1 came before the listener was bound: {}", daemon.log());
-    // WatchdogSec=1s: a keep-alive every half of it.
-    assert!(
-        await_notification(&socket, "WATCHDOG=1", Duration::from_secs(3)).is_some(),
-        "no WATCHDOG=1 within 3 s: {}",
-        daemon.log()
-    );
-    daemon.signal(nix::sys::signal::Signal::SIGTERM);
-    assert!(
-        await_notification(&socket, "STOPPING=1", Duration::from_secs(5)).is_some(),
-        "no STOPPING=1 on SIGTERM: {}",
-        daemon.log()
-    );
-    assert!(daemon.wait_exit(Duration::from_secs(10)).is_some_and(|s| s.success()), "{}", daemon.log());
+    keeps_alive_then_stops_on_sigterm(&socket, &mut daemon);
 }
 
 #[test]
@@ -124,16 +129,5 @@ fn heartbeat_says_ready_once_active_keeps_alive_and_says_stopping() {
     assert!(ready.contains("STATUS=active as alpha in a cluster of 2 nodes"), "{ready}");
     let (_, status) = tests::heartbeat_node::control(&run, &["status"]);
     assert!(status.contains("local status: active"), "READY=1 before the node was active: {status}");
-    assert!(
-        await_notification(&socket, "WATCHDOG=1", Duration::from_secs(3)).is_some(),
-        "no WATCHDOG=1 within 3 s: {}",
-        node.log()
-    );
-    node.signal(nix::sys::signal::Signal::SIGTERM);
-    assert!(
-        await_notification(&socket, "STOPPING=1", Duration::from_secs(5)).is_some(),
-        "no STOPPING=1 on SIGTERM: {}",
-        node.log()
-    );
-    assert!(node.wait_exit(Duration::from_secs(10)).is_some_and(|s| s.success()), "{}", node.log());
+    keeps_alive_then_stops_on_sigterm(&socket, &mut node);
 }
